@@ -1,0 +1,1 @@
+"""Infrastructure shared by every JARVIS service. It never imports a service."""

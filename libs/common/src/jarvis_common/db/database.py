@@ -1,0 +1,46 @@
+"""Engine and session factory for one service."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from jarvis_common.db.uow import UnitOfWork
+from jarvis_common.messaging.tables import MessagingTables
+
+
+class Database:
+    def __init__(self, url: str, *, schema: str, messaging: MessagingTables, source: str,
+                 pool_size: int = 10):
+        self.schema = schema
+        self.source = source
+        self.messaging = messaging
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            # Search the service's own schema first so hand-written SQL stays unqualified.
+            connect_args={"server_settings": {"search_path": f"{schema},public"}},
+        )
+        # expire_on_commit=False: objects stay readable after the boundary commits, instead of
+        # lazily reloading (which async SQLAlchemy cannot do).
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def unit_of_work(self, *, trace_id: str | None = None) -> UnitOfWork:
+        return UnitOfWork(self.sessionmaker, self.messaging, source=self.source, trace_id=trace_id)
+
+    def session(self) -> AsyncSession:
+        return self.sessionmaker()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

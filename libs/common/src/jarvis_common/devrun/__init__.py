@@ -1,0 +1,1 @@
+"""The dev runner: embedded PostgreSQL and Kafka-compatible broker, then every service."""

@@ -1,0 +1,65 @@
+"""HTTP pieces every service shares: the unit-of-work dependency, error rendering, metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.routing import Match
+
+from jarvis_common.db.uow import UnitOfWork
+from jarvis_common.errors import AppError
+
+if TYPE_CHECKING:
+    from jarvis_common.service import ServiceApp
+
+
+def service_of(request: Request) -> ServiceApp:
+    return request.app.state.service
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    # The request boundary owns the transaction: commit after the route returns, roll back if
+    # it raised. Routes and services only flush.
+    async with service_of(request).db.unit_of_work(
+        trace_id=request.headers.get("x-trace-id")
+    ) as uow:
+        yield uow
+        await uow.commit()
+
+
+UoW = Annotated[UnitOfWork, Depends(_unit_of_work)]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def render_app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status_code
+        )
+
+
+def install_request_metrics(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        metrics = service_of(request).metrics
+        route = _route_template(request)
+        metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.http_request_seconds.labels(request.method, route).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+
+def _route_template(request: Request) -> str:
+    # The template, not the raw path, keeps the label set bounded.
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return getattr(route, "path", "unmatched")
+    return "unmatched"

@@ -1,0 +1,1 @@
+"""Reliable messaging: the transactional outbox, the idempotent consumer, retries and DLQ."""

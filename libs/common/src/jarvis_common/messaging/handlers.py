@@ -1,0 +1,56 @@
+"""A service's event handlers: one per topic, declared where the service's wiring can be read."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jarvis_common.events import Envelope, EventData
+
+if TYPE_CHECKING:
+    from jarvis_common.db.uow import UnitOfWork
+
+HandlerFunc = Callable[[Envelope[Any], "UnitOfWork"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EventHandler:
+    topic: str
+    name: str
+    func: HandlerFunc
+
+
+class EventHandlers:
+    def __init__(self) -> None:
+        self._by_topic: dict[str, EventHandler] = {}
+
+    def on(self, data_model: type[EventData], *, name: str | None = None) -> Callable[
+        [HandlerFunc], HandlerFunc
+    ]:
+        """Register `func(event, uow)` for every event of this type.
+
+        The handler runs inside the unit of work that also records the event as processed; it
+        must not commit. Raise `PermanentError` for an event that can never succeed.
+        """
+
+        def register(func: HandlerFunc) -> HandlerFunc:
+            self.add(EventHandler(data_model.event_type, name or func.__name__, func))
+            return func
+
+        return register
+
+    def add(self, handler: EventHandler) -> None:
+        if handler.topic in self._by_topic:
+            raise ValueError(f"a handler for {handler.topic!r} is already registered")
+        self._by_topic[handler.topic] = handler
+
+    def include(self, other: EventHandlers) -> None:
+        for handler in other:
+            self.add(handler)
+
+    def __iter__(self) -> Iterator[EventHandler]:
+        return iter(self._by_topic.values())
+
+    def __len__(self) -> int:
+        return len(self._by_topic)

@@ -1,0 +1,208 @@
+"""What a running service is made of, and the runner that serves it.
+
+Each service declares a `ServiceDefinition` (name, schema, port, tables, migrations, and its
+composition root) and its composition root builds a `ServiceApp`: engine, producer, broker,
+outbox relay, handlers and HTTP routes, all in one place. Tests call the same composition root
+with their own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy import MetaData
+
+from jarvis_common.db.database import Database
+from jarvis_common.health import health_router
+from jarvis_common.http import install_error_handlers, install_request_metrics
+from jarvis_common.messaging.broker import make_broker, make_producer, subscribe_batches
+from jarvis_common.messaging.consumer import InboxConsumer
+from jarvis_common.messaging.handlers import EventHandlers
+from jarvis_common.messaging.relay import OutboxRelay, RelayConfig
+from jarvis_common.messaging.retry import RetryPolicy
+from jarvis_common.messaging.tables import MessagingTables
+from jarvis_common.metrics import InfraMetrics
+from jarvis_common.settings import PlatformSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    schema: str
+    default_port: int
+    metadata: MetaData
+    messaging: MessagingTables
+    migrations_dir: Path
+    bootstrap: Callable[..., ServiceApp]
+    description: str = ""
+
+
+BackgroundTask = Callable[["ServiceApp"], Awaitable[None]]
+
+
+@dataclass
+class ServiceApp:
+    definition: ServiceDefinition
+    platform: PlatformSettings
+    port: int
+    handlers: EventHandlers = field(default_factory=EventHandlers)
+    background: list[BackgroundTask] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        name = self.definition.name
+        self.metrics = InfraMetrics(name)
+        self.db = Database(
+            self.platform.database_url,
+            schema=self.definition.schema,
+            messaging=self.definition.messaging,
+            source=name,
+        )
+        self.broker: KafkaBroker = make_broker(self.platform, client_id=name)
+        self.retry_policy = RetryPolicy.from_settings(self.platform)
+        self.relay_config = RelayConfig(
+            batch_size=self.platform.outbox_batch_size,
+            poll_interval_s=self.platform.outbox_poll_interval_s,
+            retention=timedelta(hours=self.platform.outbox_retention_hours),
+        )
+        # aiokafka clients bind to the running event loop, so they are made in start().
+        self._producer: AIOKafkaProducer | None = None
+        self._relay: OutboxRelay | None = None
+        self.http = FastAPI(
+            title=f"JARVIS {name}", description=self.definition.description, lifespan=self._lifespan
+        )
+        self.http.state.service = self
+        install_error_handlers(self.http)
+        install_request_metrics(self.http)
+        self.http.include_router(health_router)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._wired = False
+        self.started = False
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._producer
+
+    @property
+    def relay(self) -> OutboxRelay:
+        if self._relay is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._relay
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._producer = make_producer(self.platform, client_id=self.name)
+        await self._producer.start()
+        self._relay = OutboxRelay(self.db, self._producer, self.metrics, self.relay_config)
+        self._wire_handlers()
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        for task in self.background:
+            self._tasks.append(asyncio.create_task(task(self), name=f"{self.name}-{task.__name__}"))
+        self.started = True
+        log.info("%s started", self.name)
+
+    async def stop(self) -> None:
+        """Drain: in-flight handlers finish and commit before the clients close."""
+        self.started = False
+        await self.broker.stop()
+        self.relay.stop()
+        for task in self._tasks:
+            if task.get_name().endswith("-relay"):
+                continue
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.producer.stop()
+        await self.db.dispose()
+        log.info("%s stopped", self.name)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ServiceApp]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        async with self.running():
+            yield
+
+    # --- wiring -------------------------------------------------------------------------
+
+    def _wire_handlers(self) -> None:
+        if self._wired:
+            return
+        self._wired = True
+        for handler in self.handlers:
+            inbox = InboxConsumer(
+                handler,
+                db=self.db,
+                producer=self.producer,
+                group=self.name,
+                policy=self.retry_policy,
+                metrics=self.metrics,
+            )
+            self._subscribe(inbox, handler.topic, inbox.process)
+            self._subscribe(inbox, inbox.retry_topic, inbox.process_retries)
+
+    def _subscribe(
+        self,
+        inbox: InboxConsumer,
+        topic: str,
+        process: Callable[[list[ConsumerRecord]], Awaitable[None]],
+    ) -> None:
+        # NACK_ON_ERROR is safe here because the inbox never lets one message's failure out:
+        # it routes it to the retry topic or the DLQ. What does propagate is the database or the
+        # broker being unreachable, and then rewinding to the batch start is what we want.
+        subscriber = subscribe_batches(
+            self.broker,
+            topic,
+            group_id=self.name,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_records=self.platform.consumer_batch_size,
+            title=f"{self.name}:{topic}",
+            description=f"{self.name} applies {inbox.handler.topic} via {inbox.handler.name}",
+        )
+
+        async def consume(message: KafkaMessage) -> None:
+            records = message.raw_message
+            batch = list(records) if isinstance(records, tuple) else [records]
+            try:
+                await process(batch)
+            except Exception:
+                # Not a message's fault: back off before the rewind so an outage is not a spin.
+                log.exception("batch on %s could not be completed; it will be redelivered", topic)
+                await asyncio.sleep(1.0)
+                raise
+
+        consume.__name__ = f"consume_{topic.replace('.', '_')}"
+        subscriber(consume, decoder=_skip_decoding)
+
+
+async def _skip_decoding(message: Any) -> None:
+    # The inbox decodes the raw records itself, so a malformed body never fails in FastStream.
+    return None

@@ -1,0 +1,1 @@
+"""churn-engine: Member activity, churn risk scores and churn alerts."""

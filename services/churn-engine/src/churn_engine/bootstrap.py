@@ -1,0 +1,31 @@
+"""The composition root of churn-engine: everything the service is made of, wired in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jarvis_common.service import ServiceApp, ServiceDefinition
+from jarvis_common.settings import PlatformSettings
+
+from churn_engine.settings import Settings
+from churn_engine.tables import SCHEMA, messaging, metadata
+
+
+def bootstrap(
+    platform: PlatformSettings | None = None, settings: Settings | None = None
+) -> ServiceApp:
+    platform = platform or PlatformSettings()
+    settings = settings or Settings()
+    return ServiceApp(SERVICE, platform, port=settings.port)
+
+
+SERVICE = ServiceDefinition(
+    name="churn-engine",
+    schema=SCHEMA,
+    default_port=8003,
+    metadata=metadata,
+    messaging=messaging,
+    migrations_dir=Path(__file__).parent / "migrations",
+    bootstrap=bootstrap,
+    description="Member activity, churn risk scores and churn alerts.",
+)

@@ -1,0 +1,11 @@
+"""churn-engine settings, read from `JARVIS_CHURN_ENGINE_*` environment variables."""
+
+from pydantic_settings import SettingsConfigDict
+
+from jarvis_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="JARVIS_CHURN_ENGINE_", extra="ignore")
+
+    port: int = 8003

@@ -1,0 +1,1 @@
+"""kiosk-registry: System of record for tenants and the kiosk fleet; the read side dashboards query."""

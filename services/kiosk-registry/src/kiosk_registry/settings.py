@@ -1,0 +1,11 @@
+"""kiosk-registry settings, read from `JARVIS_REGISTRY_*` environment variables."""
+
+from pydantic_settings import SettingsConfigDict
+
+from jarvis_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="JARVIS_REGISTRY_", extra="ignore")
+
+    port: int = 8000

@@ -1,0 +1,1 @@
+"""reporter: Weekly reports for gym owners."""

@@ -1,0 +1,1 @@
+"""scheduler: Publishes schedule.tick for the platform's periodic jobs."""

@@ -1,0 +1,11 @@
+from jarvis_common.runner import run
+
+from scheduler.bootstrap import SERVICE
+
+
+def main() -> None:
+    run(SERVICE)
+
+
+if __name__ == "__main__":
+    main()

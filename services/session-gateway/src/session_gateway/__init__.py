@@ -1,0 +1,1 @@
+"""session-gateway: Kiosk connections, relayed conversations, transcripts and cost."""

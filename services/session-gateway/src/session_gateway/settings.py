@@ -1,0 +1,11 @@
+"""session-gateway settings, read from `JARVIS_GATEWAY_*` environment variables."""
+
+from pydantic_settings import SettingsConfigDict
+
+from jarvis_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="JARVIS_GATEWAY_", extra="ignore")
+
+    port: int = 8001

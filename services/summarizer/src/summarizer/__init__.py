@@ -1,0 +1,1 @@
+"""summarizer: Turns every closed session into one conversation summary."""

@@ -1,0 +1,11 @@
+"""summarizer settings, read from `JARVIS_SUMMARIZER_*` environment variables."""
+
+from pydantic_settings import SettingsConfigDict
+
+from jarvis_common.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="JARVIS_SUMMARIZER_", extra="ignore")
+
+    port: int = 8002
