@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.routing import Match
 
 from jarvis_common.db.uow import UnitOfWork
 from jarvis_common.errors import AppError
@@ -57,9 +56,6 @@ def install_request_metrics(app: FastAPI) -> None:
 
 
 def _route_template(request: Request) -> str:
-    # The template, not the raw path, keeps the label set bounded.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "unmatched")
-    return "unmatched"
+    # The matched route's template, not the raw path, keeps the label set bounded.
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")

@@ -53,6 +53,7 @@ class ServiceDefinition:
 
 
 BackgroundTask = Callable[["ServiceApp"], Awaitable[None]]
+Process = Callable[[list[ConsumerRecord]], Awaitable[None]]
 
 
 @dataclass
@@ -125,6 +126,8 @@ class ServiceApp:
 
     async def stop(self) -> None:
         """Drain: in-flight handlers finish and commit before the clients close."""
+        if self._producer is None:
+            return
         self.started = False
         await self.broker.stop()
         self.relay.stop()
@@ -134,7 +137,8 @@ class ServiceApp:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        await self.producer.stop()
+        await self._producer.stop()
+        self._producer = None
         await self.db.dispose()
         log.info("%s stopped", self.name)
 
@@ -154,11 +158,11 @@ class ServiceApp:
     # --- wiring -------------------------------------------------------------------------
 
     def _wire_handlers(self) -> None:
-        if self._wired:
+        if self._wired or not len(self.handlers):
             return
         self._wired = True
-        for handler in self.handlers:
-            inbox = InboxConsumer(
+        inboxes = [
+            InboxConsumer(
                 handler,
                 db=self.db,
                 producer=self.producer,
@@ -166,40 +170,51 @@ class ServiceApp:
                 policy=self.retry_policy,
                 metrics=self.metrics,
             )
-            self._subscribe(inbox, handler.topic, inbox.process)
-            self._subscribe(inbox, inbox.retry_topic, inbox.process_retries)
+            for handler in self.handlers
+        ]
+        # One consumer for the service's topics and one for its retry topics: every extra
+        # member of a group costs a rebalance at start-up. Retries get a group of their own so
+        # that waiting for a retry's due time never holds back fresh events.
+        self._subscribe(
+            {inbox.handler.topic: inbox.process for inbox in inboxes}, group=self.name
+        )
+        self._subscribe(
+            {inbox.retry_topic: inbox.process_retries for inbox in inboxes},
+            group=f"{self.name}.retry",
+        )
 
-    def _subscribe(
-        self,
-        inbox: InboxConsumer,
-        topic: str,
-        process: Callable[[list[ConsumerRecord]], Awaitable[None]],
-    ) -> None:
+    def _subscribe(self, routes: dict[str, Process], *, group: str) -> None:
         # NACK_ON_ERROR is safe here because the inbox never lets one message's failure out:
         # it routes it to the retry topic or the DLQ. What does propagate is the database or the
         # broker being unreachable, and then rewinding to the batch start is what we want.
         subscriber = subscribe_batches(
             self.broker,
-            topic,
-            group_id=self.name,
+            sorted(routes),
+            group_id=group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             max_records=self.platform.consumer_batch_size,
-            title=f"{self.name}:{topic}",
-            description=f"{self.name} applies {inbox.handler.topic} via {inbox.handler.name}",
+            session_timeout_ms=self.platform.consumer_session_timeout_ms,
+            title=group,
+            description=f"{self.name} consumes {', '.join(sorted(routes))}",
         )
 
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
             batch = list(records) if isinstance(records, tuple) else [records]
+            by_topic: dict[str, list[ConsumerRecord]] = {}
+            for record in batch:
+                by_topic.setdefault(record.topic, []).append(record)
             try:
-                await process(batch)
+                for topic, topic_records in by_topic.items():
+                    await routes[topic](topic_records)
             except Exception:
                 # Not a message's fault: back off before the rewind so an outage is not a spin.
-                log.exception("batch on %s could not be completed; it will be redelivered", topic)
+                log.exception("batch on %s could not be completed; it will be redelivered",
+                              ", ".join(by_topic))
                 await asyncio.sleep(1.0)
                 raise
 
-        consume.__name__ = f"consume_{topic.replace('.', '_')}"
+        consume.__name__ = f"consume_{group.replace('.', '_').replace('-', '_')}"
         subscriber(consume, decoder=_skip_decoding)
 
 

@@ -29,6 +29,9 @@ class PlatformSettings(BaseSettings):
     outbox_batch_size: int = Field(default=1000, gt=0, le=10_000)
     outbox_poll_interval_s: float = Field(default=0.05, gt=0)
     consumer_batch_size: int = Field(default=500, gt=0, le=10_000)
+    # A new consumer group forms after about half this; heartbeats run beside the handlers, so
+    # a long handler does not expire it.
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
     retry_max_attempts: int = Field(default=5, ge=1, le=50)
     retry_initial_delay_s: float = Field(default=1.0, ge=0)
     retry_max_delay_s: float = Field(default=300.0, ge=0)

@@ -7,6 +7,8 @@ from pathlib import Path
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
 
+from kiosk_registry import api
+from kiosk_registry.handlers import handlers
 from kiosk_registry.settings import Settings
 from kiosk_registry.tables import SCHEMA, messaging, metadata
 
@@ -16,7 +18,10 @@ def bootstrap(
 ) -> ServiceApp:
     platform = platform or PlatformSettings()
     settings = settings or Settings()
-    return ServiceApp(SERVICE, platform, port=settings.port)
+    app = ServiceApp(SERVICE, platform, port=settings.port)
+    app.handlers.include(handlers)
+    app.http.include_router(api.router)
+    return app
 
 
 SERVICE = ServiceDefinition(

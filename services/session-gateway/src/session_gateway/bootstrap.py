@@ -7,6 +7,7 @@ from pathlib import Path
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
 
+from session_gateway import api
 from session_gateway.settings import Settings
 from session_gateway.tables import SCHEMA, messaging, metadata
 
@@ -16,7 +17,9 @@ def bootstrap(
 ) -> ServiceApp:
     platform = platform or PlatformSettings()
     settings = settings or Settings()
-    return ServiceApp(SERVICE, platform, port=settings.port)
+    app = ServiceApp(SERVICE, platform, port=settings.port)
+    app.http.include_router(api.router)
+    return app
 
 
 SERVICE = ServiceDefinition(

@@ -7,6 +7,7 @@ from pathlib import Path
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
 
+from summarizer.handlers import handlers
 from summarizer.settings import Settings
 from summarizer.tables import SCHEMA, messaging, metadata
 
@@ -16,7 +17,9 @@ def bootstrap(
 ) -> ServiceApp:
     platform = platform or PlatformSettings()
     settings = settings or Settings()
-    return ServiceApp(SERVICE, platform, port=settings.port)
+    app = ServiceApp(SERVICE, platform, port=settings.port)
+    app.handlers.include(handlers)
+    return app
 
 
 SERVICE = ServiceDefinition(

@@ -45,9 +45,9 @@ def run_alembic_env(definition: ServiceDefinition) -> None:
     schema = definition.schema
 
     def migrate(conn: Connection) -> None:
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        # Two services migrating at once must not interleave their DDL on shared objects.
+        # Replicas of one service starting together migrate one after the other.
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"migrate:{schema}"})
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         context.configure(
             connection=conn,
             target_metadata=definition.metadata,

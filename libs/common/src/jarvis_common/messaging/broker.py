@@ -52,11 +52,12 @@ def make_broker(settings: PlatformSettings, *, client_id: str) -> KafkaBroker:
 
 def subscribe_batches(
     broker: KafkaBroker,
-    topic: str,
+    topics: list[str],
     *,
     group_id: str,
     ack_policy: AckPolicy,
     max_records: int,
+    session_timeout_ms: int = 10_000,
     title: str | None = None,
     description: str | None = None,
 ) -> Any:
@@ -68,8 +69,10 @@ def subscribe_batches(
     start is skipped.
     """
     return broker.subscriber(
-        topic,
+        *topics,
         group_id=group_id,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=max(100, session_timeout_ms // 10),
         batch=True,
         max_records=max_records,
         batch_timeout_ms=100,

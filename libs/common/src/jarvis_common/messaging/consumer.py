@@ -68,15 +68,18 @@ class InboxConsumer:
                 decoded.append((record, decode_event(record.value)))
             except PermanentError as exc:
                 routed.append(await self._route_failure(record, exc))
-        if decoded:
+        together_failed = False
+        if len(decoded) > 1:
             try:
                 await self._apply_together(decoded)
             except Exception:
                 log.warning("batch failed; applying its events one by one", exc_info=True)
-                for item in decoded:
-                    failure = await self._apply_alone(item)
-                    if failure is not None:
-                        routed.append(failure)
+                together_failed = True
+        if len(decoded) == 1 or together_failed:
+            for item in decoded:
+                failure = await self._apply_alone(item)
+                if failure is not None:
+                    routed.append(failure)
         if routed:
             await asyncio.gather(*routed)
         self.metrics.consume_batch_seconds.labels(self.handler.topic).observe(

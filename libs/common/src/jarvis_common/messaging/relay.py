@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -49,6 +50,8 @@ class OutboxRelay:
         self.metrics = metrics
         self.config = config
         self.outbox = db.messaging.outbox
+        # Fault injection for tests: runs after the broker acknowledged, before rows are marked.
+        self.after_send: Callable[[], Awaitable[None]] | None = None
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
         # Stable per schema, so every replica of one service contends for the same lock.
@@ -134,6 +137,8 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*pending)
+            if self.after_send is not None:
+                await self.after_send()
             await conn.execute(
                 update(o).where(o.c.id.in_([row.id for row in rows])).values(published_at=func.now())
             )

@@ -1,0 +1,1 @@
+"""Test support: embedded infrastructure fixtures and waiting on conditions."""

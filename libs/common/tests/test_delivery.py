@@ -1,0 +1,29 @@
+"""Events travel outbox → relay → broker → idempotent consumer → database, once each."""
+
+import uuid
+
+from probe import checked_in, effect_rows, publish
+
+from jarvis_common.service import ServiceApp
+from jarvis_common.testing.waiting import wait_for
+
+
+async def test_published_events_are_applied_once_in_order_per_key(probe: ServiceApp) -> None:
+    member = uuid.uuid4()
+    events = [checked_in(member) for _ in range(20)] + [checked_in() for _ in range(10)]
+    envelopes = await publish(probe, *events)
+
+    rows = await wait_for(
+        lambda: _when(effect_rows(probe), lambda r: len(r) >= 30), message="30 effects"
+    )
+
+    assert len(rows) == 30
+    assert len({r["event_id"] for r in rows}) == 30
+    same_key = [r["event_id"] for r in rows if r["member_id"] == str(member)]
+    # Per-key order: the member's effects were applied in the order they were published.
+    assert same_key == [e.id for e in envelopes if e.data.member_id == member]
+
+
+async def _when(rows_coro, predicate):
+    rows = await rows_coro
+    return rows if predicate(rows) else None
