@@ -27,10 +27,11 @@ async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
         trace_id=request.headers.get("x-trace-id")
     ) as uow:
         yield uow
-        await uow.commit()
 
 
-UoW = Annotated[UnitOfWork, Depends(_unit_of_work)]
+# scope="function": the commit happens before the response is sent, so a client never sees a
+# success for a transaction that then failed to commit.
+UoW = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -81,6 +81,11 @@ class DevRunner:
             if any(counts.values()):
                 log.info("fresh broker: republishing retained events %s", counts)
         self.env.setdefault("JARVIS_ADMIN_TOKEN", self._admin_token())
+        # For operators' tools (psql, alembic, jarvis-dlq): `set -a; . .jarvis/env; set +a`.
+        (cfg.data_dir / "env").write_text(
+            "".join(f"{k}={self.env[k]}\n" for k in
+                    ("JARVIS_DATABASE_URL", "JARVIS_KAFKA_BOOTSTRAP_SERVERS"))
+        )
 
         urls: dict[str, str] = {}
         for name, definition in sorted(installed_services().items()):
