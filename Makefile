@@ -51,7 +51,7 @@ fmt: install ## Format the code
 dlq: install ## List a dead-letter topic: make dlq TOPIC=session.closed
 	$(UV) run --frozen jarvis-dlq list $(TOPIC)
 
-asyncapi: install ## Write the AsyncAPI contract of every service to docs/asyncapi/
+asyncapi: install ## Regenerate the published event contract, docs/asyncapi/asyncapi.json
 	$(UV) run --frozen python -m jarvis_common.asyncapi docs/asyncapi
 
 clean: ## Remove the environment and the embedded data (.jarvis/)

@@ -67,8 +67,10 @@ def boundary_violations(packages: list[Package]) -> list[str]:
         for source in package.sources(include_tests=True):
             for module in imported_modules(source) & set(services):
                 if module != package.module:
-                    violations.append(f"{source.relative_to(package.root.parent.parent)} "
-                                      f"imports the service {module}")
+                    violations.append(
+                        f"{source.relative_to(package.root.parent.parent)} "
+                        f"imports the service {module}"
+                    )
     return violations
 
 

@@ -24,7 +24,9 @@ async def test_migrations_round_trip(name: str, database_url: str) -> None:
 
         upgrade(definition, database_url)
         assert await conn.fetchval(tables, definition.schema) == at_head
-        version = await conn.fetchval(f'SELECT version_num FROM "{definition.schema}".alembic_version')
+        version = await conn.fetchval(
+            f'SELECT version_num FROM "{definition.schema}".alembic_version'
+        )
         assert version is not None
         # Nobody else's schema was touched.
         others = {d.schema for d in SERVICES.values()} - {definition.schema}

@@ -72,15 +72,19 @@ class Platform:
         started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jarvis_common.devrun"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.output.append(line)
             if "JARVIS is up" in line:
                 return time.monotonic() - started
-        raise AssertionError("the dev runner exited before the platform was up:\n"
-                             + "".join(self.output[-40:]))
+        raise AssertionError(
+            "the dev runner exited before the platform was up:\n" + "".join(self.output[-40:])
+        )
 
     def stop(self) -> int:
         assert self.process is not None
@@ -99,9 +103,7 @@ class Platform:
 
     @property
     def database_dsn(self) -> str:
-        env = dict(
-            line.split("=", 1) for line in (self.data_dir / "env").read_text().splitlines()
-        )
+        env = dict(line.split("=", 1) for line in (self.data_dir / "env").read_text().splitlines())
         return plain_dsn(env["JARVIS_DATABASE_URL"])
 
 
@@ -137,7 +139,8 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
             ],
         }
         created = await http.post(
-            f"{platform.url('session-gateway')}/api/v1/sessions", json=session,
+            f"{platform.url('session-gateway')}/api/v1/sessions",
+            json=session,
             headers=platform.admin_headers,
         )
         assert created.status_code == 201, created.text
@@ -158,7 +161,8 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
         # Another gym does not see it.
         other = await http.get(
             f"{platform.url('kiosk-registry')}/api/v1/gyms/{uuid.uuid4()}/conversations/"
-            f"{session_id}", headers=platform.admin_headers,
+            f"{session_id}",
+            headers=platform.admin_headers,
         )
         assert other.status_code == 404
 
@@ -179,15 +183,14 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
             try:
                 return await conn.fetchval(
                     "SELECT count(*) = 0 FROM gateway.outbox WHERE published_at IS NULL"
-                ) and await conn.fetchval(
-                    "SELECT count(*) >= 1 FROM summarizer.processed_events"
-                )
+                ) and await conn.fetchval("SELECT count(*) >= 1 FROM summarizer.processed_events")
             finally:
                 await conn.close()
 
         await wait_for(republished, timeout=30, message="outbox republished")
         await wait_for(
-            lambda: _duplicates_seen(http, platform.url("summarizer")), timeout=30,
+            lambda: _duplicates_seen(http, platform.url("summarizer")),
+            timeout=30,
             message="the summarizer saw the republished session.closed",
         )
     assert await _summaries(platform, session_id) == 1

@@ -1,10 +1,10 @@
 from collections.abc import AsyncIterator
 
 import pytest
-from probe import Behaviour, bootstrap, create_probe_schema
 
 from jarvis_common.service import ServiceApp
 from jarvis_common.settings import PlatformSettings
+from probe import Behaviour, bootstrap, create_probe_schema
 
 
 @pytest.fixture
@@ -13,7 +13,9 @@ def behaviour() -> Behaviour:
 
 
 @pytest.fixture
-async def probe(platform_settings: PlatformSettings, behaviour: Behaviour) -> AsyncIterator[ServiceApp]:
+async def probe(
+    platform_settings: PlatformSettings, behaviour: Behaviour
+) -> AsyncIterator[ServiceApp]:
     await create_probe_schema(platform_settings.database_url)
     app = bootstrap(platform_settings, behaviour)
     async with app.running():

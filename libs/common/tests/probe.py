@@ -51,7 +51,9 @@ class Behaviour:
     calls: dict[uuid.UUID, int] = field(default_factory=dict)
 
 
-def bootstrap(platform: PlatformSettings, behaviour: Behaviour | None = None, **_: Any) -> ServiceApp:
+def bootstrap(
+    platform: PlatformSettings, behaviour: Behaviour | None = None, **_: Any
+) -> ServiceApp:
     behaviour = behaviour or Behaviour()
     app = ServiceApp(PROBE, platform, port=0)
 
@@ -69,9 +71,7 @@ def bootstrap(platform: PlatformSettings, behaviour: Behaviour | None = None, **
         if behaviour.transient_failures.get(member, 0) > 0:
             behaviour.transient_failures[member] -= 1
             raise ConnectionError(f"the outside world is down for {member}")
-        await uow.session.execute(
-            effects.insert().values(event_id=event.id, member_id=str(member))
-        )
+        await uow.session.execute(effects.insert().values(event_id=event.id, member_id=str(member)))
 
     return app
 
@@ -95,7 +95,9 @@ async def create_probe_schema(database_url: str) -> None:
     await engine.dispose()
 
 
-def checked_in(member_id: uuid.UUID | None = None, group_class: str | None = None) -> MemberCheckedIn:
+def checked_in(
+    member_id: uuid.UUID | None = None, group_class: str | None = None
+) -> MemberCheckedIn:
     return MemberCheckedIn(
         member_id=member_id or uuid.uuid4(),
         gym_id=uuid.UUID(int=1),
@@ -111,6 +113,4 @@ async def publish(app: ServiceApp, *events: MemberCheckedIn) -> list[Envelope[An
 
 async def effect_rows(app: ServiceApp) -> list[Any]:
     async with app.db.session() as session:
-        return list(
-            (await session.execute(select(effects).order_by(effects.c.seq))).mappings()
-        )
+        return list((await session.execute(select(effects).order_by(effects.c.seq))).mappings())

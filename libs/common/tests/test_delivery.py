@@ -2,10 +2,9 @@
 
 import uuid
 
-from probe import checked_in, effect_rows, publish
-
 from jarvis_common.service import ServiceApp
 from jarvis_common.testing.waiting import wait_for
+from probe import checked_in, effect_rows, publish
 
 
 async def test_published_events_are_applied_once_in_order_per_key(probe: ServiceApp) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from probe import Behaviour, bootstrap, checked_in, effect_rows, publish
 
 from jarvis_common.devrun.kafka import EmbeddedKafka
 from jarvis_common.devrun.republish import republish_retained
@@ -17,6 +16,7 @@ from jarvis_common.messaging import retry as r
 from jarvis_common.service import ServiceApp
 from jarvis_common.settings import PlatformSettings, plain_dsn
 from jarvis_common.testing.waiting import wait_for
+from probe import Behaviour, bootstrap, checked_in, effect_rows, publish
 
 TOPIC = "member.checked_in"
 
@@ -249,8 +249,12 @@ async def _at_least(coro, n):
 async def _rewind_group(settings: PlatformSettings, group: str, topic: str) -> None:
     # Join the group (the broker only takes commits from members) and commit offset 0.
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-        enable_auto_commit=False, session_timeout_ms=2000, heartbeat_interval_ms=200,
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=200,
     )
     await consumer.start()
     try:

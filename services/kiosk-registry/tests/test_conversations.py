@@ -34,14 +34,24 @@ async def api(registry: ServiceApp) -> AsyncIterator[httpx.AsyncClient]:
 
 def closed(session_id: uuid.UUID) -> SessionClosed:
     ended = datetime.now(UTC)
-    return SessionClosed(session_id=session_id, kiosk_id=KIOSK, gym_id=GYM,
-                         started_at=ended - timedelta(minutes=4), ended_at=ended,
-                         end_reason="idle_timeout")
+    return SessionClosed(
+        session_id=session_id,
+        kiosk_id=KIOSK,
+        gym_id=GYM,
+        started_at=ended - timedelta(minutes=4),
+        ended_at=ended,
+        end_reason="idle_timeout",
+    )
 
 
 def summarised(session_id: uuid.UUID) -> SummaryCreated:
-    return SummaryCreated(session_id=session_id, kiosk_id=KIOSK, gym_id=GYM,
-                          summary="Asked about prices.", sentiment_label="neutral")
+    return SummaryCreated(
+        session_id=session_id,
+        kiosk_id=KIOSK,
+        gym_id=GYM,
+        summary="Asked about prices.",
+        sentiment_label="neutral",
+    )
 
 
 @pytest.mark.parametrize("summary_first", [False, True], ids=["closed-first", "summary-first"])

@@ -90,8 +90,9 @@ async def test_bad_input_is_refused_and_nothing_is_written(api, db, overrides) -
 
 async def test_without_the_operator_token_nothing_is_recorded(api, db) -> None:
     missing = await api.post("/api/v1/sessions", json=closed_session())
-    wrong = await api.post("/api/v1/sessions", json=closed_session(),
-                           headers={"authorization": "Bearer nope"})
+    wrong = await api.post(
+        "/api/v1/sessions", json=closed_session(), headers={"authorization": "Bearer nope"}
+    )
 
     assert (missing.status_code, wrong.status_code) == (401, 401)
     assert await db.fetchval("SELECT count(*) FROM gateway.sessions") == 0

@@ -42,21 +42,25 @@ async def test_two_session_closed_events_for_one_session_give_one_summary(
     session_id = uuid.uuid4()
     data = session_closed(session_id, "Horaires ?")
     # The same session announced twice under two event ids (a gateway retry), plus a redelivery.
-    first, second = new_event(data, source="session-gateway"), new_event(data, source="session-gateway")
+    first, second = (
+        new_event(data, source="session-gateway"),
+        new_event(data, source="session-gateway"),
+    )
     app = bootstrap(platform_settings)
     async with app.running():
         producer = AIOKafkaProducer(bootstrap_servers=platform_settings.kafka_bootstrap_servers)
         await producer.start()
         for event in (first, first, second):
-            await producer.send_and_wait("session.closed", event.to_json(), key=str(session_id).encode())
+            await producer.send_and_wait(
+                "session.closed", event.to_json(), key=str(session_id).encode()
+            )
         await producer.stop()
 
         conn = await asyncpg.connect(plain_dsn(platform_settings.database_url))
         try:
+
             async def handled_all() -> bool:
-                return await conn.fetchval(
-                    "SELECT count(*) FROM summarizer.processed_events"
-                ) == 2
+                return await conn.fetchval("SELECT count(*) FROM summarizer.processed_events") == 2
 
             await wait_for(handled_all, message="both event ids processed")
             summaries = await conn.fetch(
@@ -68,5 +72,7 @@ async def test_two_session_closed_events_for_one_session_give_one_summary(
             )
         finally:
             await conn.close()
-    assert [s["summary"] for s in summaries] == ['1 member turn(s). The member opened with: "Horaires ?"']
+    assert [s["summary"] for s in summaries] == [
+        '1 member turn(s). The member opened with: "Horaires ?"'
+    ]
     assert [a["key"] for a in announced] == [str(session_id)]

@@ -38,44 +38,73 @@ DOCUMENT_VERSION = "1"
 # platform, as designed (docs/events.md has the same table). A new event falls back to its
 # model docstring, or to a generic sentence.
 _ABOUT: dict[tuple[str, int], tuple[str, str, str]] = {
-    ("session.started", 1): (
-        "A kiosk conversation started.", "session-gateway", ""),
+    ("session.started", 1): ("A kiosk conversation started.", "session-gateway", ""),
     ("session.closed", 1): (
         "A kiosk conversation ended, by any path; carries the whole transcript, token usage "
-        "and cost.", "session-gateway", "summarizer, kiosk-registry, reporter"),
+        "and cost.",
+        "session-gateway",
+        "summarizer, kiosk-registry, reporter",
+    ),
     ("kiosk.heartbeat", 1): (
-        "The gateway received a kiosk's heartbeat.", "session-gateway", "kiosk-registry"),
+        "The gateway received a kiosk's heartbeat.",
+        "session-gateway",
+        "kiosk-registry",
+    ),
     ("kiosk.provisioned", 1): (
-        "A kiosk was provisioned, with its full configuration.", "kiosk-registry",
-        "session-gateway"),
+        "A kiosk was provisioned, with its full configuration.",
+        "kiosk-registry",
+        "session-gateway",
+    ),
     ("kiosk.config_changed", 1): (
         "A kiosk's configuration changed; carries the full new configuration.",
-        "kiosk-registry", "session-gateway"),
+        "kiosk-registry",
+        "session-gateway",
+    ),
     ("kiosk.revoked", 1): (
-        "A kiosk's credentials were revoked; it may no longer connect.", "kiosk-registry",
-        "session-gateway"),
+        "A kiosk's credentials were revoked; it may no longer connect.",
+        "kiosk-registry",
+        "session-gateway",
+    ),
     ("kiosk.status_changed", 1): (
-        "A kiosk went online, offline, into error or back to provisioning.", "kiosk-registry",
-        ""),
+        "A kiosk went online, offline, into error or back to provisioning.",
+        "kiosk-registry",
+        "",
+    ),
     ("member.upserted", 1): (
         "A gym member was created or updated; carries the member's current state.",
-        "kiosk-registry", "churn-engine, reporter"),
+        "kiosk-registry",
+        "churn-engine, reporter",
+    ),
     ("member.checked_in", 1): (
-        "A member checked in at the gym.", "kiosk-registry", "churn-engine, reporter"),
+        "A member checked in at the gym.",
+        "kiosk-registry",
+        "churn-engine, reporter",
+    ),
     ("summary.created", 1): (
         "A closed conversation was summarised: summary, sentiment, topics, churn signals.",
-        "summarizer", "kiosk-registry, churn-engine, reporter"),
+        "summarizer",
+        "kiosk-registry, churn-engine, reporter",
+    ),
     ("churn.alert.raised", 1): (
-        "A member's churn risk crossed an alert threshold.", "churn-engine",
-        "kiosk-registry, reporter"),
+        "A member's churn risk crossed an alert threshold.",
+        "churn-engine",
+        "kiosk-registry, reporter",
+    ),
     ("churn.alert.resolved", 1): (
-        "An open churn alert was resolved.", "churn-engine", "kiosk-registry, reporter"),
+        "An open churn alert was resolved.",
+        "churn-engine",
+        "kiosk-registry, reporter",
+    ),
     ("report.generated", 1): (
-        "A weekly report for a gym or a franchise was generated.", "reporter",
-        "kiosk-registry"),
+        "A weekly report for a gym or a franchise was generated.",
+        "reporter",
+        "kiosk-registry",
+    ),
     ("schedule.tick", 1): (
-        "A scheduled job's slot came due (one tick per job and slot).", "scheduler",
-        "churn-engine, reporter"),
+        "A scheduled job's slot came due (one tick per job and slot).",
+        "scheduler",
+        "churn-engine, reporter",
+    ),
 }
 
 INFO_DESCRIPTION = f"""\
@@ -92,10 +121,10 @@ docs/events.md beside this file for the prose.
   never an edit; read `version` before `data`.
 - **At-least-once.** An event can be delivered more than once: deduplicate by `id`.
 - **Retries.** A consumer group that fails transiently on an event republishes it to its own
-  `<topic>{r.retry_topic('', '<group>')}` and moves on, so a retried event is applied after later
+  `<topic>{r.retry_topic("", "<group>")}` and moves on, so a retried event is applied after later
   events with the same key.
 - **Dead letters.** An event that fails permanently, or after its last retry, goes to
-  `<topic>{r.dlq_topic('')}` with its original bytes, key and headers, plus the headers
+  `<topic>{r.dlq_topic("")}` with its original bytes, key and headers, plus the headers
   `{r.H_ORIGINAL_TOPIC}`, `{r.H_ORIGINAL_PARTITION}`, `{r.H_ORIGINAL_OFFSET}` (where it came
   from), `{r.H_ERROR}`, `{r.H_ERROR_TYPE}`, `{r.H_ATTEMPT}`, `{r.H_GROUP}` and `{r.H_FAILED_AT}`
   (ms since the epoch). `jarvis-dlq list <topic>` shows them; `jarvis-dlq replay <topic>`

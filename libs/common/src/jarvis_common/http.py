@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from jarvis_common.db.uow import UnitOfWork
 from jarvis_common.errors import AppError
+from jarvis_common.logs import log_context
 
 if TYPE_CHECKING:
     from jarvis_common.service import ServiceApp
@@ -23,9 +25,7 @@ def service_of(request: Request) -> ServiceApp:
 async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     # The request boundary owns the transaction: commit after the route returns, roll back if
     # it raised. Routes and services only flush.
-    async with service_of(request).db.unit_of_work(
-        trace_id=request.headers.get("x-trace-id")
-    ) as uow:
+    async with service_of(request).db.unit_of_work(trace_id=request.state.trace_id) as uow:
         yield uow
 
 
@@ -42,11 +42,17 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def install_request_metrics(app: FastAPI) -> None:
+def install_request_context(app: FastAPI) -> None:
+    """Trace every request (a caller's `x-trace-id` is kept) and measure it."""
+
     @app.middleware("http")
-    async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def trace_and_measure(request: Request, call_next):  # type: ignore[no-untyped-def]
         started = time.perf_counter()
-        response = await call_next(request)
+        trace_id = request.headers.get("x-trace-id") or uuid.uuid4().hex
+        request.state.trace_id = trace_id
+        with log_context(trace_id=trace_id):
+            response = await call_next(request)
+        response.headers["x-trace-id"] = trace_id
         metrics = service_of(request).metrics
         route = _route_template(request)
         metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()

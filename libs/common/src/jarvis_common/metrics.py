@@ -29,7 +29,9 @@ class InfraMetrics:
             registry=r,
         )
         self.outbox_published = Counter(
-            f"{p}_outbox_published_total", "Outbox events acknowledged by the broker.", ["topic"],
+            f"{p}_outbox_published_total",
+            "Outbox events acknowledged by the broker.",
+            ["topic"],
             registry=r,
         )
         self.outbox_publish_failures = Counter(
@@ -41,7 +43,9 @@ class InfraMetrics:
             f"{p}_outbox_pending", "Outbox rows not yet acknowledged by the broker.", registry=r
         )
         self.http_requests = Counter(
-            f"{p}_http_requests_total", "HTTP requests served.", ["method", "route", "status"],
+            f"{p}_http_requests_total",
+            "HTTP requests served.",
+            ["method", "route", "status"],
             registry=r,
         )
         self.http_request_seconds = Histogram(

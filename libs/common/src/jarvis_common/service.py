@@ -27,7 +27,7 @@ from sqlalchemy import MetaData
 
 from jarvis_common.db.database import Database
 from jarvis_common.health import health_router
-from jarvis_common.http import install_error_handlers, install_request_metrics
+from jarvis_common.http import install_error_handlers, install_request_context
 from jarvis_common.messaging.broker import make_broker, make_producer, subscribe_batches
 from jarvis_common.messaging.consumer import InboxConsumer
 from jarvis_common.messaging.handlers import EventHandlers
@@ -88,7 +88,7 @@ class ServiceApp:
         )
         self.http.state.service = self
         install_error_handlers(self.http)
-        install_request_metrics(self.http)
+        install_request_context(self.http)
         self.http.include_router(health_router)
         self._tasks: list[asyncio.Task[Any]] = []
         self._wired = False
@@ -175,9 +175,7 @@ class ServiceApp:
         # One consumer for the service's topics and one for its retry topics: every extra
         # member of a group costs a rebalance at start-up. Retries get a group of their own so
         # that waiting for a retry's due time never holds back fresh events.
-        self._subscribe(
-            {inbox.handler.topic: inbox.process for inbox in inboxes}, group=self.name
-        )
+        self._subscribe({inbox.handler.topic: inbox.process for inbox in inboxes}, group=self.name)
         self._subscribe(
             {inbox.retry_topic: inbox.process_retries for inbox in inboxes},
             group=f"{self.name}.retry",
@@ -209,8 +207,10 @@ class ServiceApp:
                     await routes[topic](topic_records)
             except Exception:
                 # Not a message's fault: back off before the rewind so an outage is not a spin.
-                log.exception("batch on %s could not be completed; it will be redelivered",
-                              ", ".join(by_topic))
+                log.exception(
+                    "batch on %s could not be completed; it will be redelivered",
+                    ", ".join(by_topic),
+                )
                 await asyncio.sleep(1.0)
                 raise
 

@@ -43,7 +43,7 @@ class PlatformSettings(BaseSettings):
         # Accept the URL operators usually have at hand and pick the async driver ourselves.
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                return "postgresql+asyncpg://" + url[len(plain):]
+                return "postgresql+asyncpg://" + url[len(plain) :]
         if not url.startswith("postgresql+asyncpg://"):
             raise ValueError("JARVIS_DATABASE_URL must be a postgresql:// URL")
         return url

@@ -1,6 +1,5 @@
-from jarvis_common.runner import run
-
 from churn_engine.bootstrap import SERVICE
+from jarvis_common.runner import run
 
 
 def main() -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jarvis_common.service import ServiceApp, ServiceDefinition
-from jarvis_common.settings import PlatformSettings
-
 from churn_engine.settings import Settings
 from churn_engine.tables import SCHEMA, messaging, metadata
+from jarvis_common.service import ServiceApp, ServiceDefinition
+from jarvis_common.settings import PlatformSettings
 
 
 def bootstrap(

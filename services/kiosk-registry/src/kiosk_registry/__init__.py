@@ -1,1 +1,1 @@
-"""kiosk-registry: System of record for tenants and the kiosk fleet; the read side dashboards query."""
+"""kiosk-registry: the system of record for tenants and the fleet; what dashboards query."""

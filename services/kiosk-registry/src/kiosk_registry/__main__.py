@@ -1,5 +1,4 @@
 from jarvis_common.runner import run
-
 from kiosk_registry.bootstrap import SERVICE
 
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 from jarvis_common.auth import AdminOnly
 from jarvis_common.errors import NotFound
 from jarvis_common.http import UoW
-
 from kiosk_registry.conversations import Conversation, get_conversation, list_conversations
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"], dependencies=[AdminOnly])

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-
 from kiosk_registry import api
 from kiosk_registry.handlers import handlers
 from kiosk_registry.settings import Settings

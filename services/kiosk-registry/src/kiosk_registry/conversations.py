@@ -13,7 +13,6 @@ from sqlalchemy.dialects.postgresql import insert
 from jarvis_common.db import UnitOfWork
 from jarvis_common.events import Envelope
 from jarvis_common.events.catalogue import SessionClosed, SummaryCreated
-
 from kiosk_registry.tables import conversations as c
 
 
@@ -42,8 +41,13 @@ async def _upsert(uow: UnitOfWork, session_id: uuid.UUID, **values: Any) -> None
 async def project_session_closed(event: Envelope[Any], uow: UnitOfWork) -> None:
     closed: SessionClosed = event.data
     await _upsert(
-        uow, closed.session_id, gym_id=closed.gym_id, kiosk_id=closed.kiosk_id,
-        member_id=closed.member_id, started_at=closed.started_at, ended_at=closed.ended_at,
+        uow,
+        closed.session_id,
+        gym_id=closed.gym_id,
+        kiosk_id=closed.kiosk_id,
+        member_id=closed.member_id,
+        started_at=closed.started_at,
+        ended_at=closed.ended_at,
         end_reason=closed.end_reason,
     )
 
@@ -51,8 +55,13 @@ async def project_session_closed(event: Envelope[Any], uow: UnitOfWork) -> None:
 async def project_summary_created(event: Envelope[Any], uow: UnitOfWork) -> None:
     created: SummaryCreated = event.data
     await _upsert(
-        uow, created.session_id, gym_id=created.gym_id, kiosk_id=created.kiosk_id,
-        member_id=created.member_id, summary=created.summary, sentiment=created.sentiment_label,
+        uow,
+        created.session_id,
+        gym_id=created.gym_id,
+        kiosk_id=created.kiosk_id,
+        member_id=created.member_id,
+        summary=created.summary,
+        sentiment=created.sentiment_label,
     )
 
 
@@ -65,8 +74,14 @@ async def get_conversation(
     uow: UnitOfWork, gym_id: uuid.UUID, session_id: uuid.UUID
 ) -> Conversation | None:
     row = (
-        await uow.session.execute(conversations_of_gym(gym_id).where(c.c.session_id == session_id))
-    ).mappings().one_or_none()
+        (
+            await uow.session.execute(
+                conversations_of_gym(gym_id).where(c.c.session_id == session_id)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
     return Conversation.model_validate(dict(row)) if row else None
 
 

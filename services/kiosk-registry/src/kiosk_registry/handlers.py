@@ -2,7 +2,6 @@
 
 from jarvis_common.events.catalogue import SessionClosed, SummaryCreated
 from jarvis_common.messaging.handlers import EventHandlers
-
 from kiosk_registry.conversations import project_session_closed, project_summary_created
 
 handlers = EventHandlers()

@@ -1,5 +1,4 @@
 from jarvis_common.runner import run
-
 from reporter.bootstrap import SERVICE
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-
 from reporter.settings import Settings
 from reporter.tables import SCHEMA, messaging, metadata
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-
 from scheduler.settings import Settings
 from scheduler.tables import SCHEMA, messaging, metadata
 

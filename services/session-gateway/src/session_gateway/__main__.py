@@ -1,5 +1,4 @@
 from jarvis_common.runner import run
-
 from session_gateway.bootstrap import SERVICE
 
 

@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from jarvis_common.auth import AdminOnly
 from jarvis_common.http import UoW
-
 from session_gateway.sessions import RecordClosedSession, record_closed_session
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])

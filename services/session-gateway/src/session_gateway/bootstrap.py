@@ -1,4 +1,4 @@
-"""The composition root of session-gateway: everything the service is made of, wired in one place."""
+"""The composition root of session-gateway: what the service is made of, wired in one place."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-
 from session_gateway import api
 from session_gateway.settings import Settings
 from session_gateway.tables import SCHEMA, messaging, metadata

@@ -11,8 +11,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from jarvis_common.db import UnitOfWork
 from jarvis_common.errors import Conflict
-from jarvis_common.events.catalogue import SessionClosed, SessionEndReason, TokenUsage, TranscriptItem
-
+from jarvis_common.events.catalogue import (
+    SessionClosed,
+    SessionEndReason,
+    TokenUsage,
+    TranscriptItem,
+)
 from session_gateway.tables import sessions
 
 
@@ -61,8 +65,10 @@ async def record_closed_session(uow: UnitOfWork, command: RecordClosedSession) -
     )
     if inserted.scalar_one_or_none() is None:
         raise Conflict(f"session {command.session_id} is already recorded")
-    event = SessionClosed(**command.model_dump(exclude={"transcript", "usage"}),
-                          transcript=command.transcript, usage=command.usage)
+    event = SessionClosed(
+        **command.model_dump(exclude={"transcript", "usage"}),
+        transcript=command.transcript,
+        usage=command.usage,
+    )
     uow.publish(event, gym_id=command.gym_id, franchise_id=command.franchise_id)
     return event
-

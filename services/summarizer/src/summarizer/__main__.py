@@ -1,5 +1,4 @@
 from jarvis_common.runner import run
-
 from summarizer.bootstrap import SERVICE
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-
 from summarizer.handlers import handlers
 from summarizer.settings import Settings
 from summarizer.tables import SCHEMA, messaging, metadata

@@ -2,7 +2,6 @@
 
 from jarvis_common.events.catalogue import SessionClosed
 from jarvis_common.messaging.handlers import EventHandlers
-
 from summarizer.summarize import summarize_session
 
 handlers = EventHandlers()

@@ -13,7 +13,6 @@ from sqlalchemy.dialects.postgresql import insert
 from jarvis_common.db import UnitOfWork
 from jarvis_common.events import Envelope
 from jarvis_common.events.catalogue import SessionClosed, SummaryCreated
-
 from summarizer.tables import summaries
 
 MODEL = "extractive-v0"
@@ -21,12 +20,14 @@ MAX_SUMMARY_CHARS = 500
 
 
 def summarize_text(closed: SessionClosed) -> str:
-    member_lines = [t.text.strip() for t in closed.transcript if t.role == "user" and t.text.strip()]
+    member_lines = [
+        t.text.strip() for t in closed.transcript if t.role == "user" and t.text.strip()
+    ]
     if not member_lines:
         return "The member did not say anything."
     turns = len(member_lines)
     opening = member_lines[0][:MAX_SUMMARY_CHARS]
-    return f"{turns} member turn(s). The member opened with: \"{opening}\""
+    return f'{turns} member turn(s). The member opened with: "{opening}"'
 
 
 async def summarize_session(event: Envelope[Any], uow: UnitOfWork) -> None:

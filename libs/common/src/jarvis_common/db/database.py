@@ -15,8 +15,9 @@ from jarvis_common.messaging.tables import MessagingTables
 
 
 class Database:
-    def __init__(self, url: str, *, schema: str, messaging: MessagingTables, source: str,
-                 pool_size: int = 10):
+    def __init__(
+        self, url: str, *, schema: str, messaging: MessagingTables, source: str, pool_size: int = 10
+    ):
         self.schema = schema
         self.source = source
         self.messaging = messaging

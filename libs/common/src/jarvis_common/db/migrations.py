@@ -67,8 +67,12 @@ def run_alembic_env(definition: ServiceDefinition) -> None:
             await engine.dispose()
 
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=definition.metadata,
-                          version_table_schema=schema, literal_binds=True)
+        context.configure(
+            url=url,
+            target_metadata=definition.metadata,
+            version_table_schema=schema,
+            literal_binds=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

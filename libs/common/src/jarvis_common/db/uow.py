@@ -62,7 +62,10 @@ class UnitOfWork:
     ) -> Envelope[Any]:
         """Record an event to be published once this unit of work commits."""
         event = new_event(
-            data, source=self.source, gym_id=gym_id, franchise_id=franchise_id,
+            data,
+            source=self.source,
+            gym_id=gym_id,
+            franchise_id=franchise_id,
             trace_id=self.trace_id,
         )
         self._pending.append(event)

@@ -75,16 +75,19 @@ class DevRunner:
             self.env["JARVIS_KAFKA_BOOTSTRAP_SERVERS"] = self.kafka.bootstrap_servers
             settings = PlatformSettings(_env_file=None, **_platform_overrides(self.env))
             counts = asyncio.run(
-                republish_retained(plain_dsn(settings.database_url),
-                                   settings.outbox_retention_hours)
+                republish_retained(
+                    plain_dsn(settings.database_url), settings.outbox_retention_hours
+                )
             )
             if any(counts.values()):
                 log.info("fresh broker: republishing retained events %s", counts)
         self.env.setdefault("JARVIS_ADMIN_TOKEN", self._admin_token())
         # For operators' tools (psql, alembic, jarvis-dlq): `set -a; . .jarvis/env; set +a`.
         (cfg.data_dir / "env").write_text(
-            "".join(f"{k}={self.env[k]}\n" for k in
-                    ("JARVIS_DATABASE_URL", "JARVIS_KAFKA_BOOTSTRAP_SERVERS"))
+            "".join(
+                f"{k}={self.env[k]}\n"
+                for k in ("JARVIS_DATABASE_URL", "JARVIS_KAFKA_BOOTSTRAP_SERVERS")
+            )
         )
 
         urls: dict[str, str] = {}
@@ -92,10 +95,13 @@ class DevRunner:
             port = definition.default_port + cfg.port_offset
             env = dict(self.env)
             env[_port_variable(definition.name)] = str(port)
-            out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+            out = open(logs / f"{name}.log", "ab")
             self.children[name] = subprocess.Popen(
                 [sys.executable, "-m", "jarvis_common.runner", name],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             urls[name] = f"http://127.0.0.1:{port}"
         self._wait_ready(urls)
@@ -122,8 +128,9 @@ class DevRunner:
                 if _ready(url):
                     del waiting[name]
             if waiting and time.monotonic() > deadline:
-                raise TimeoutError(f"not ready after {self.config.ready_timeout_s}s: "
-                                   f"{', '.join(sorted(waiting))}")
+                raise TimeoutError(
+                    f"not ready after {self.config.ready_timeout_s}s: {', '.join(sorted(waiting))}"
+                )
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -182,8 +189,11 @@ def main() -> None:
         for name, url in urls.items():
             print(f"  {name:<16} {url}   ({url}/readyz, {url}/metrics)", flush=True)
         print(f"  {'kafka':<16} {runner.env['JARVIS_KAFKA_BOOTSTRAP_SERVERS']}")
-        print(f"\nLogs in {runner.config.data_dir / 'logs'}; admin token in "
-              f"{runner.config.data_dir / 'admin-token'}. Ctrl-C stops everything.", flush=True)
+        print(
+            f"\nLogs in {runner.config.data_dir / 'logs'}; admin token in "
+            f"{runner.config.data_dir / 'admin-token'}. Ctrl-C stops everything.",
+            flush=True,
+        )
         while not stop:
             for name, child in runner.children.items():
                 if child.poll() is not None:

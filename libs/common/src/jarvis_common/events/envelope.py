@@ -11,10 +11,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from jarvis_common.events.catalogue import EventData, data_model_for
 from jarvis_common.errors import PermanentError
+from jarvis_common.events.catalogue import EventData, data_model_for
 
 D = TypeVar("D", bound=EventData)
 
@@ -26,7 +26,7 @@ class Envelope(BaseModel, Generic[D]):
     type: str = Field(description="Event type, also the topic name, e.g. `session.closed`.")
     version: int = Field(ge=1, description="Schema version of `data`.")
     source: str = Field(description="Name of the service that emitted the event.")
-    time: datetime = Field(description="When the event happened (UTC).")
+    time: AwareDatetime = Field(description="When the event happened (UTC).")
     gym_id: uuid.UUID | None = None
     franchise_id: uuid.UUID | None = None
     subject: str = Field(description="Id of the entity the event is about; the partition key.")

@@ -7,6 +7,7 @@ aiokafka sends at most one batch per partition at a time, so per-key order survi
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -47,6 +48,8 @@ def make_broker(settings: PlatformSettings, *, client_id: str) -> KafkaBroker:
         enable_idempotence=False,
         graceful_timeout=settings.shutdown_grace_s,
         request_timeout_ms=15_000,
+        # Through the root handler, so FastStream's lines are JSON like ours.
+        logger=logging.getLogger("faststream"),
     )
 
 

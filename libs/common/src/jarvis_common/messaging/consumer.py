@@ -123,15 +123,25 @@ class InboxConsumer:
         return None
 
     async def _claim(self, uow: UnitOfWork, ids: list[Any]) -> set[Any]:
-        return await self.db.messaging.claim(uow.session, self.handler.name, self.handler.topic, ids)
+        return await self.db.messaging.claim(
+            uow.session, self.handler.name, self.handler.topic, ids
+        )
 
     async def _call(self, event: Envelope[Any], uow: UnitOfWork) -> None:
+        if event.version != self.handler.version:
+            # A version this handler was not written for: park it until a handler exists.
+            raise PermanentError(
+                f"{self.handler.name} handles {event.type} v{self.handler.version}, "
+                f"not v{event.version}"
+            )
         uow.trace_id = event.trace_id
         session_id = getattr(event.data, "session_id", None)
         with log_context(event_id=event.id, trace_id=event.trace_id, session_id=session_id):
             await self.handler.func(event, uow)
 
-    async def _route_failure(self, record: ConsumerRecord, exc: BaseException) -> asyncio.Future[Any]:
+    async def _route_failure(
+        self, record: ConsumerRecord, exc: BaseException
+    ) -> asyncio.Future[Any]:
         attempts = int(r.header(record.headers, r.H_ATTEMPT) or 0) + 1
         permanent = isinstance(exc, PermanentError)
         to_dlq = permanent or self.policy.exhausted(attempts)
@@ -153,7 +163,9 @@ class InboxConsumer:
         if to_dlq:
             target = self.dlq_topic
             log.error(
-                "event dead-lettered after %d attempt(s): %s", attempts, exc,
+                "event dead-lettered after %d attempt(s): %s",
+                attempts,
+                exc,
                 extra={"topic": record.topic, "offset": record.offset, "dlq": target},
             )
             self._count("dead_lettered")
@@ -162,7 +174,9 @@ class InboxConsumer:
             due = r.now_ms() + int(self.policy.delay_after(attempts) * 1000)
             headers.append((r.H_DUE_AT, str(due).encode()))
             log.warning(
-                "event failed (attempt %d), retrying later: %s", attempts, exc,
+                "event failed (attempt %d), retrying later: %s",
+                attempts,
+                exc,
                 extra={"topic": record.topic, "offset": record.offset},
             )
             self._count("retried")

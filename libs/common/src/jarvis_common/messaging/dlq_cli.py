@@ -45,12 +45,13 @@ class DeadLetter:
         return {
             "dlq_position": f"{self.partition}:{self.offset}",
             "original": f"{self.original_topic}[{self.header(r.H_ORIGINAL_PARTITION)}]"
-                        f"@{self.header(r.H_ORIGINAL_OFFSET)}",
+            f"@{self.header(r.H_ORIGINAL_OFFSET)}",
             "group": self.header(r.H_GROUP),
             "attempts": int(self.header(r.H_ATTEMPT) or 0),
             "error": self.header(r.H_ERROR),
             "failed_at": datetime.fromtimestamp(int(failed_ms) / 1000, UTC).isoformat()
-            if failed_ms else None,
+            if failed_ms
+            else None,
             "key": self.key.decode(errors="replace") if self.key else None,
             "value": self.value[:500].decode(errors="replace"),
         }
@@ -85,8 +86,13 @@ async def read_dead_letters(settings: PlatformSettings, topic: str) -> list[Dead
                 for rec in records:
                     if rec.offset < end[TopicPartition(rec.topic, rec.partition)]:
                         letters.append(
-                            DeadLetter(rec.partition, rec.offset, rec.key, rec.value,
-                                       tuple(rec.headers or ()))
+                            DeadLetter(
+                                rec.partition,
+                                rec.offset,
+                                rec.key,
+                                rec.value,
+                                tuple(rec.headers or ()),
+                            )
                         )
         return sorted(letters, key=lambda d: (d.partition, d.offset))
     finally:
@@ -97,7 +103,8 @@ async def replay(
     settings: PlatformSettings, topic: str, positions: set[tuple[int, int]] | None = None
 ) -> int:
     letters = [
-        d for d in await read_dead_letters(settings, topic)
+        d
+        for d in await read_dead_letters(settings, topic)
         if positions is None or (d.partition, d.offset) in positions
     ]
     producer = make_producer(settings, client_id="jarvis-dlq")
@@ -128,8 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("topic")
     again = sub.add_parser("replay", help="republish dead letters to their original topic")
     again.add_argument("topic")
-    again.add_argument("--offset", action="append", type=_position, metavar="PARTITION:OFFSET",
-                       help="only these dead letters (repeatable); default: all")
+    again.add_argument(
+        "--offset",
+        action="append",
+        type=_position,
+        metavar="PARTITION:OFFSET",
+        help="only these dead letters (repeatable); default: all",
+    )
     args = parser.parse_args(argv)
     settings = PlatformSettings()
     if args.command == "list":

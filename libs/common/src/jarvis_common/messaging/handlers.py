@@ -19,15 +19,16 @@ class EventHandler:
     topic: str
     name: str
     func: HandlerFunc
+    version: int = 1
 
 
 class EventHandlers:
     def __init__(self) -> None:
         self._by_topic: dict[str, EventHandler] = {}
 
-    def on(self, data_model: type[EventData], *, name: str | None = None) -> Callable[
-        [HandlerFunc], HandlerFunc
-    ]:
+    def on(
+        self, data_model: type[EventData], *, name: str | None = None
+    ) -> Callable[[HandlerFunc], HandlerFunc]:
         """Register `func(event, uow)` for every event of this type.
 
         The handler runs inside the unit of work that also records the event as processed; it
@@ -35,7 +36,11 @@ class EventHandlers:
         """
 
         def register(func: HandlerFunc) -> HandlerFunc:
-            self.add(EventHandler(data_model.event_type, name or func.__name__, func))
+            self.add(
+                EventHandler(
+                    data_model.event_type, name or func.__name__, func, data_model.event_version
+                )
+            )
             return func
 
         return register

@@ -140,7 +140,9 @@ class OutboxRelay:
             if self.after_send is not None:
                 await self.after_send()
             await conn.execute(
-                update(o).where(o.c.id.in_([row.id for row in rows])).values(published_at=func.now())
+                update(o)
+                .where(o.c.id.in_([row.id for row in rows]))
+                .values(published_at=func.now())
             )
             await conn.commit()
         for row in rows:

@@ -24,8 +24,17 @@ H_ERROR_TYPE = "x-error-type"
 H_GROUP = "x-consumer-group"
 H_FAILED_AT = "x-failed-at"
 ROUTING_HEADERS = frozenset(
-    {H_ATTEMPT, H_DUE_AT, H_ORIGINAL_TOPIC, H_ORIGINAL_PARTITION, H_ORIGINAL_OFFSET, H_ERROR,
-     H_ERROR_TYPE, H_GROUP, H_FAILED_AT}
+    {
+        H_ATTEMPT,
+        H_DUE_AT,
+        H_ORIGINAL_TOPIC,
+        H_ORIGINAL_PARTITION,
+        H_ORIGINAL_OFFSET,
+        H_ERROR,
+        H_ERROR_TYPE,
+        H_GROUP,
+        H_FAILED_AT,
+    }
 )
 
 Headers = list[tuple[str, bytes]]

@@ -46,12 +46,12 @@ class MessagingTables:
             Column("key", String(200), nullable=False),
             Column("payload", Text, nullable=False),
             Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column(
+                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
             Column("published_at", DateTime(timezone=True)),
             # The relay's hot query: the oldest unpublished rows.
-            Index(
-                "ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")
-            ),
+            Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
             Index("ix_outbox_published_at", "published_at"),
         )
         self.processed_events = Table(

@@ -29,5 +29,7 @@ async def wait_for(
             return value  # type: ignore[return-value]
         last = value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {message} (last: {last!r})"
+            )
         await asyncio.sleep(interval)

@@ -1,5 +1,4 @@
-from jarvis_common.db.migrations import run_alembic_env
-
 from churn_engine.bootstrap import SERVICE
+from jarvis_common.db.migrations import run_alembic_env
 
 run_alembic_env(SERVICE)

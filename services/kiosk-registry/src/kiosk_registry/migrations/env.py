@@ -1,5 +1,4 @@
 from jarvis_common.db.migrations import run_alembic_env
-
 from kiosk_registry.bootstrap import SERVICE
 
 run_alembic_env(SERVICE)

@@ -28,8 +28,9 @@ def upgrade() -> None:
         sa.Column("end_reason", sa.String(40)),
         sa.Column("summary", sa.Text),
         sa.Column("sentiment", sa.String(16)),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("session_id", name="pk_conversations"),
         schema=SCHEMA,
     )

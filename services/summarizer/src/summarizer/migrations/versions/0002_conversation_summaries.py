@@ -27,13 +27,15 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text, nullable=False),
         sa.Column("language", sa.String(8)),
         sa.Column("model", sa.String(100), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("session_id", name="pk_conversation_summaries"),
         schema=SCHEMA,
     )
-    op.create_index("ix_conversation_summaries_gym_id", "conversation_summaries", ["gym_id"],
-                    schema=SCHEMA)
+    op.create_index(
+        "ix_conversation_summaries_gym_id", "conversation_summaries", ["gym_id"], schema=SCHEMA
+    )
 
 
 def downgrade() -> None:
