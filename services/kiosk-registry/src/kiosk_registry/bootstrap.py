@@ -1,15 +1,29 @@
-"""The composition root of kiosk-registry: everything the service is made of, wired in one place."""
+"""The composition root of kiosk-registry: what the service is made of, wired in one place."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
+
+from sqlalchemy import select
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-from kiosk_registry import api
+from jarvis_common.tokens import (
+    TokenSigner,
+    TokenVerifier,
+    generate_private_key_pem,
+    public_key_pem,
+)
+from kiosk_registry import fleet_status
+from kiosk_registry.api import auth, dashboards, kiosks, members, provisioning, tenants
+from kiosk_registry.auth import RegistryContext, hash_password
 from kiosk_registry.handlers import handlers
 from kiosk_registry.settings import Settings
-from kiosk_registry.tables import SCHEMA, messaging, metadata
+from kiosk_registry.tables import SCHEMA, messaging, metadata, users
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -18,9 +32,52 @@ def bootstrap(
     platform = platform or PlatformSettings()
     settings = settings or Settings()
     app = ServiceApp(SERVICE, platform, port=settings.port)
+    app.http.state.registry = _context(platform, settings)
+    for router in (
+        auth.router,
+        tenants.router,
+        kiosks.router,
+        provisioning.router,
+        members.router,
+        dashboards.router,
+    ):
+        app.http.include_router(router)
     app.handlers.include(handlers)
-    app.http.include_router(api.router)
+    app.background.append(ensure_bootstrap_admin)
+    app.background.append(fleet_status.watch_kiosk_status)
     return app
+
+
+def _context(platform: PlatformSettings, settings: Settings) -> RegistryContext:
+    key = settings.signing_key
+    if key is None:
+        if platform.environment != "development":
+            raise RuntimeError("JARVIS_REGISTRY_SIGNING_KEY is required outside development")
+        log.warning("no JARVIS_REGISTRY_SIGNING_KEY: signing with a key made for this process")
+        key = generate_private_key_pem()
+    return RegistryContext(settings, TokenSigner(key), TokenVerifier(public_key_pem(key)))
+
+
+async def ensure_bootstrap_admin(app: ServiceApp) -> None:
+    """Create the first super admin from settings, when there is none yet."""
+    settings: Settings = app.http.state.registry.settings
+    if not (settings.bootstrap_admin_email and settings.bootstrap_admin_password):
+        return
+    async with app.db.unit_of_work() as uow:
+        exists = await uow.session.scalar(
+            select(users.c.id).where(users.c.role == "super_admin").limit(1)
+        )
+        if exists is None:
+            await uow.session.execute(
+                users.insert().values(
+                    id=uuid.uuid4(),
+                    email=settings.bootstrap_admin_email.lower(),
+                    role="super_admin",
+                    full_name="Bootstrap admin",
+                    password_hash=hash_password(settings.bootstrap_admin_password),
+                )
+            )
+            log.info("created the bootstrap super admin %s", settings.bootstrap_admin_email)
 
 
 SERVICE = ServiceDefinition(

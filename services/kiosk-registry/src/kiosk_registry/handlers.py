@@ -1,9 +1,8 @@
-"""What kiosk-registry does with each event it consumes."""
+"""What kiosk-registry does with each event it consumes, gathered from each module."""
 
-from jarvis_common.events.catalogue import SessionClosed, SummaryCreated
 from jarvis_common.messaging.handlers import EventHandlers
-from kiosk_registry.conversations import project_session_closed, project_summary_created
+from kiosk_registry import fleet_status, read_models
 
 handlers = EventHandlers()
-handlers.on(SessionClosed, name="project_session_closed")(project_session_closed)
-handlers.on(SummaryCreated, name="project_summary_created")(project_summary_created)
+handlers.include(read_models.handlers)
+handlers.include(fleet_status.handlers)

@@ -1,0 +1,1 @@
+"""The registry's REST API, `/api/v1`: one router per family of resources."""

@@ -1,0 +1,123 @@
+"""Who is calling: users (dashboards) and kiosks, authenticated by registry-signed tokens.
+
+A user token names the user; the user's role and tenant are read from the database on every
+request, so a changed role or a deactivated account takes effect at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from jarvis_common.db import UnitOfWork
+from jarvis_common.errors import Forbidden, Unauthorized
+from jarvis_common.http import UoW
+from jarvis_common.tokens import USER_AUDIENCE, InvalidToken, TokenSigner, TokenVerifier
+from kiosk_registry.settings import Settings
+from kiosk_registry.tables import users
+
+Role = Literal["super_admin", "franchise_owner", "gym_manager"]
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, as the audit log records it."""
+
+    kind: Literal["user", "kiosk", "system"]
+    id: str | None = None
+
+
+SYSTEM = Actor("system")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    email: str
+    role: Role
+    franchise_id: uuid.UUID | None
+    gym_id: uuid.UUID | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("user", str(self.user_id))
+
+    @property
+    def is_super_admin(self) -> bool:
+        return self.role == "super_admin"
+
+
+@dataclass(frozen=True)
+class RegistryContext:
+    """Registry-wide collaborators, kept on the FastAPI app's state by the composition root."""
+
+    settings: Settings
+    signer: TokenSigner
+    verifier: TokenVerifier
+
+
+def registry_context(request: Request) -> RegistryContext:
+    return request.app.state.registry
+
+
+Registry = Annotated[RegistryContext, Depends(registry_context)]
+_bearer = HTTPBearer(auto_error=False, description="A user access token from /api/v1/auth/login")
+
+
+async def load_principal(uow: UnitOfWork, user_id: uuid.UUID) -> Principal | None:
+    row = (
+        (await uow.session.execute(select(users).where(users.c.id == user_id, users.c.active)))
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        return None
+    return Principal(row["id"], row["email"], row["role"], row["franchise_id"], row["gym_id"])
+
+
+async def current_principal(
+    registry: Registry,
+    uow: UoW,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("a user access token is required")
+    try:
+        claims = registry.verifier.verify(credentials.credentials, USER_AUDIENCE)
+        user_id = uuid.UUID(claims["sub"])
+    except (InvalidToken, ValueError) as exc:
+        raise Unauthorized("the access token is invalid or expired") from exc
+    principal = await load_principal(uow, user_id)
+    if principal is None:
+        raise Unauthorized("this account no longer exists or is deactivated")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        raise Forbidden(f"this action needs one of the roles: {', '.join(roles)}")

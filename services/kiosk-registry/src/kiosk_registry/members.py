@@ -1,0 +1,1 @@
+"""Members and check-ins (to be written)."""

@@ -1,0 +1,1 @@
+"""Provisioning codes, kiosk credentials and kiosk access tokens (to be written)."""
