@@ -26,3 +26,30 @@ async def test_published_events_are_applied_once_in_order_per_key(probe: Service
 async def _when(rows_coro, predicate):
     rows = await rows_coro
     return rows if predicate(rows) else None
+
+
+async def test_a_batch_handler_gets_many_events_in_one_call(platform_settings) -> None:
+    from jarvis_common.events.catalogue import MemberCheckedIn
+    from jarvis_common.service import ServiceApp
+    from probe import PROBE, create_probe_schema, effects
+
+    await create_probe_schema(platform_settings.database_url)
+    app = ServiceApp(PROBE, platform_settings, port=0)
+    calls: list[int] = []
+
+    @app.handlers.on_batch(MemberCheckedIn, name="record_effects")
+    async def record_effects(events, uow) -> None:
+        calls.append(len(events))
+        await uow.session.execute(
+            effects.insert(),
+            [{"event_id": e.id, "member_id": str(e.data.member_id)} for e in events],
+        )
+
+    async with app.running():
+        await publish(app, *[checked_in() for _ in range(200)])
+        rows = await wait_for(
+            lambda: _when(effect_rows(app), lambda r: len(r) >= 200), message="200 effects"
+        )
+    assert len(rows) == 200
+    assert sum(calls) == 200
+    assert max(calls) > 1  # applied in batches, not one call per event

@@ -37,9 +37,11 @@ def generate_private_key_pem() -> str:
 
 def public_key_pem(private_key_pem: str) -> str:
     key = _private(private_key_pem)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _private(pem: str) -> Ed25519PrivateKey:
@@ -64,16 +66,27 @@ class TokenSigner:
     def sign(self, subject: str, audience: str, ttl_s: int, **claims: Any) -> tuple[str, int]:
         now = int(time.time())
         payload = {
-            "iss": ISSUER, "sub": subject, "aud": audience, "iat": now, "nbf": now,
-            "exp": now + ttl_s, "jti": uuid.uuid4().hex, **claims,
+            "iss": ISSUER,
+            "sub": subject,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl_s,
+            "jti": uuid.uuid4().hex,
+            **claims,
         }
-        token = jwt.encode(payload, _private(self.private_key_pem), algorithm=ALGORITHM,
-                           headers={"kid": self.key_id})
+        token = jwt.encode(
+            payload,
+            _private(self.private_key_pem),
+            algorithm=ALGORITHM,
+            headers={"kid": self.key_id},
+        )
         return token, ttl_s
 
     def jwks(self) -> dict[str, Any]:
-        jwk = jwt.algorithms.OKPAlgorithm.to_jwk(_private(self.private_key_pem).public_key(),
-                                                 as_dict=True)
+        jwk = jwt.algorithms.OKPAlgorithm.to_jwk(
+            _private(self.private_key_pem).public_key(), as_dict=True
+        )
         return {"keys": [{**jwk, "kid": self.key_id, "alg": ALGORITHM, "use": "sig"}]}
 
 
@@ -84,8 +97,12 @@ class TokenVerifier:
     def verify(self, token: str, audience: str) -> dict[str, Any]:
         try:
             return jwt.decode(
-                token, _public(self.public_key_pem), algorithms=[ALGORITHM], audience=audience,
-                issuer=ISSUER, options={"require": ["exp", "sub", "aud", "iss"]},
+                token,
+                _public(self.public_key_pem),
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=ISSUER,
+                options={"require": ["exp", "sub", "aud", "iss"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc

@@ -98,15 +98,14 @@ class InboxConsumer:
     async def _apply_together(self, items: Sequence[Decoded]) -> None:
         async with self.db.unit_of_work() as uow:
             fresh = await self._claim(uow, [event.id for _, event in items])
-            duplicates = 0
+            new_events = []
             for _, event in items:
-                if event.id not in fresh:
-                    duplicates += 1
-                    continue
-                fresh.discard(event.id)  # the same id twice in one batch is applied once
-                await self._call(event, uow)
-        self._count("processed", len(items) - duplicates)
-        self._count("duplicate", duplicates)
+                if event.id in fresh:
+                    fresh.discard(event.id)  # the same id twice in one batch is applied once
+                    new_events.append(event)
+            await self._call(new_events, uow)
+        self._count("processed", len(new_events))
+        self._count("duplicate", len(items) - len(new_events))
 
     async def _apply_alone(self, item: Decoded) -> asyncio.Future[Any] | None:
         record, event = item
@@ -115,7 +114,7 @@ class InboxConsumer:
                 if not await self._claim(uow, [event.id]):
                     self._count("duplicate")
                     return None
-                await self._call(event, uow)
+                await self._call([event], uow)
         except Exception as exc:
             with log_context(event_id=event.id, trace_id=event.trace_id):
                 return await self._route_failure(record, exc)
@@ -127,17 +126,24 @@ class InboxConsumer:
             uow.session, self.handler.name, self.handler.topic, ids
         )
 
-    async def _call(self, event: Envelope[Any], uow: UnitOfWork) -> None:
-        if event.version != self.handler.version:
-            # A version this handler was not written for: park it until a handler exists.
-            raise PermanentError(
-                f"{self.handler.name} handles {event.type} v{self.handler.version}, "
-                f"not v{event.version}"
-            )
-        uow.trace_id = event.trace_id
-        session_id = getattr(event.data, "session_id", None)
-        with log_context(event_id=event.id, trace_id=event.trace_id, session_id=session_id):
-            await self.handler.func(event, uow)
+    async def _call(self, events: list[Envelope[Any]], uow: UnitOfWork) -> None:
+        for event in events:
+            if event.version != self.handler.version:
+                # A version this handler was not written for: park it until a handler exists.
+                raise PermanentError(
+                    f"{self.handler.name} handles {event.type} v{self.handler.version}, "
+                    f"not v{event.version}"
+                )
+        if self.handler.batch:
+            if events:
+                uow.trace_id = events[0].trace_id
+                await self.handler.func(events, uow)
+            return
+        for event in events:
+            uow.trace_id = event.trace_id
+            session_id = getattr(event.data, "session_id", None)
+            with log_context(event_id=event.id, trace_id=event.trace_id, session_id=session_id):
+                await self.handler.func(event, uow)
 
     async def _route_failure(
         self, record: ConsumerRecord, exc: BaseException

@@ -12,14 +12,18 @@ if TYPE_CHECKING:
     from jarvis_common.db.uow import UnitOfWork
 
 HandlerFunc = Callable[[Envelope[Any], "UnitOfWork"], Awaitable[None]]
+BatchHandlerFunc = Callable[[list[Envelope[Any]], "UnitOfWork"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class EventHandler:
     topic: str
     name: str
-    func: HandlerFunc
+    func: Callable[..., Awaitable[None]]
     version: int = 1
+    # A batch handler gets every new event of a batch in one call (a list, in offset order per
+    # partition), so it can apply them with a few set-based statements instead of one per event.
+    batch: bool = False
 
 
 class EventHandlers:
@@ -39,6 +43,29 @@ class EventHandlers:
             self.add(
                 EventHandler(
                     data_model.event_type, name or func.__name__, func, data_model.event_version
+                )
+            )
+            return func
+
+        return register
+
+    def on_batch(
+        self, data_model: type[EventData], *, name: str | None = None
+    ) -> Callable[[BatchHandlerFunc], BatchHandlerFunc]:
+        """Register `func(events, uow)` for lists of events of this type (throughput paths).
+
+        Same contract as `on`; if it raises, the batch is replayed one event at a time (each
+        call then gets a one-element list), so the failing event alone is retried.
+        """
+
+        def register(func: BatchHandlerFunc) -> BatchHandlerFunc:
+            self.add(
+                EventHandler(
+                    data_model.event_type,
+                    name or func.__name__,
+                    func,
+                    data_model.event_version,
+                    batch=True,
                 )
             )
             return func
