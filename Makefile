@@ -9,7 +9,8 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# The interpreter itself, not a shim, so every uv call agrees on the environment's Python.
+export UV_PYTHON := $(shell $(PYTHON) -c 'import os, sys; print(os.path.realpath(sys.executable))')
 export UV_LINK_MODE := copy
 
 .PHONY: help install run test test-fast bench lint fmt dlq asyncapi clean

@@ -98,8 +98,21 @@ class Platform:
         return self.process.returncode
 
     @property
+    def admin_token(self) -> str:
+        return (self.data_dir / "admin-token").read_text().strip()
+
+    @property
     def admin_headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {(self.data_dir / 'admin-token').read_text().strip()}"}
+        return {"authorization": f"Bearer {self.admin_token}"}
+
+    async def login_headers(self, http: httpx.AsyncClient) -> dict[str, str]:
+        """The dashboard's way in: the bootstrap super admin the dev runner configures."""
+        response = await http.post(
+            f"{self.url('kiosk-registry')}/api/v1/auth/login",
+            json={"email": "admin@jarvis.dev", "password": self.admin_token},
+        )
+        assert response.status_code == 200, response.text
+        return {"authorization": f"Bearer {response.json()['access_token']}"}
 
     @property
     def database_dsn(self) -> str:
@@ -124,7 +137,16 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
             assert ready.status_code == 200, (service, ready.text)
             assert (await http.get(f"{platform.url(service)}/metrics")).status_code == 200
 
-        gym_id, kiosk_id, session_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        dashboard = await wait_for(
+            lambda: _try_login(platform, http), timeout=20, message="the bootstrap admin exists"
+        )
+        gym = await http.post(
+            f"{platform.url('kiosk-registry')}/api/v1/gyms",
+            json={"name": "Salle Bastille"},
+            headers=dashboard,
+        )
+        assert gym.status_code == 201, gym.text
+        gym_id, kiosk_id, session_id = uuid.UUID(gym.json()["id"]), uuid.uuid4(), uuid.uuid4()
         ended = datetime.now(UTC)
         session = {
             "session_id": str(session_id),
@@ -150,7 +172,7 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
         )
 
         async def summarised() -> dict | None:
-            response = await http.get(conversation_url, headers=platform.admin_headers)
+            response = await http.get(conversation_url, headers=dashboard)
             body = response.json() if response.status_code == 200 else {}
             return body if body.get("summary") and body.get("end_reason") else None
 
@@ -162,7 +184,7 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
         other = await http.get(
             f"{platform.url('kiosk-registry')}/api/v1/gyms/{uuid.uuid4()}/conversations/"
             f"{session_id}",
-            headers=platform.admin_headers,
+            headers=dashboard,
         )
         assert other.status_code == 404
 
@@ -174,7 +196,8 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
     platform.start()
     assert any("republishing retained events" in line for line in platform.output)
     async with httpx.AsyncClient(timeout=5) as http:
-        again = await http.get(conversation_url, headers=platform.admin_headers)
+        dashboard = await platform.login_headers(http)  # the signing key survived the restart
+        again = await http.get(conversation_url, headers=dashboard)
         assert again.status_code == 200
         assert again.json()["summary"] == conversation["summary"]
 
@@ -195,6 +218,13 @@ async def test_one_conversation_travels_through_the_platform(platform: Platform)
         )
     assert await _summaries(platform, session_id) == 1
     assert platform.stop() == 0
+
+
+async def _try_login(platform: Platform, http: httpx.AsyncClient) -> dict[str, str] | None:
+    try:
+        return await platform.login_headers(http)
+    except AssertionError:
+        return None
 
 
 async def _summaries(platform: Platform, session_id: uuid.UUID) -> int:

@@ -20,8 +20,10 @@ class PlatformSettings(BaseSettings):
     log_json: bool = True
     timezone: str = "Europe/Paris"
     migrate_on_start: bool = True
-    # Bearer token for operator-only endpoints until user accounts exist (kiosk-registry issue).
+    # Bearer token for operator-only endpoints that predate user accounts.
     admin_token: str | None = None
+    # Ed25519 public key (PEM) that verifies registry-signed user and kiosk tokens offline.
+    token_public_key: str | None = None
 
     # Messaging: how long published outbox rows and processed event ids are kept. The embedded
     # broker forgets everything on restart, so the dev runner republishes what is still retained.

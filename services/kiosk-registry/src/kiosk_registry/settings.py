@@ -18,7 +18,7 @@ class Settings(ServiceSettings):
     provisioning_code_ttl_h: float = Field(default=24, gt=0)
     # After a rotation the previous kiosk credential keeps working this long.
     credential_grace_s: int = Field(default=3600, ge=0)
-    # A kiosk is online while its last heartbeat is within multiple × interval + buffer.
+    # A kiosk is online while its last heartbeat is within multiple * interval + buffer.
     heartbeat_interval_s: float = Field(default=30, gt=0)
     online_multiple: float = Field(default=3, gt=0)
     online_buffer_s: float = Field(default=10, ge=0)

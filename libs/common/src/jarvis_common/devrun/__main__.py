@@ -30,8 +30,10 @@ from jarvis_common.devrun.postgres import EmbeddedPostgres
 from jarvis_common.devrun.republish import republish_retained
 from jarvis_common.runner import installed_services
 from jarvis_common.settings import PlatformSettings, plain_dsn
+from jarvis_common.tokens import generate_private_key_pem, public_key_pem
 
 log = logging.getLogger("jarvis.dev")
+DEV_ADMIN_EMAIL = "admin@jarvis.dev"
 
 
 @dataclass
@@ -82,6 +84,7 @@ class DevRunner:
             if any(counts.values()):
                 log.info("fresh broker: republishing retained events %s", counts)
         self.env.setdefault("JARVIS_ADMIN_TOKEN", self._admin_token())
+        self._token_keys()
         # For operators' tools (psql, alembic, jarvis-dlq): `set -a; . .jarvis/env; set +a`.
         (cfg.data_dir / "env").write_text(
             "".join(
@@ -106,6 +109,22 @@ class DevRunner:
             urls[name] = f"http://127.0.0.1:{port}"
         self._wait_ready(urls)
         return urls
+
+    def _token_keys(self) -> None:
+        """One Ed25519 key pair for the platform's tokens, kept with the data so tokens survive
+        a restart: the registry signs with the private key, every service verifies with the
+        public one. The first super admin logs in with the admin token as password."""
+        path = self.config.data_dir / "token-signing-key.pem"
+        if not path.exists():
+            path.write_text(generate_private_key_pem())
+            path.chmod(0o600)
+        private = path.read_text()
+        self.env.setdefault("JARVIS_REGISTRY_SIGNING_KEY", private)
+        self.env.setdefault("JARVIS_TOKEN_PUBLIC_KEY", public_key_pem(private))
+        self.env.setdefault("JARVIS_REGISTRY_BOOTSTRAP_ADMIN_EMAIL", DEV_ADMIN_EMAIL)
+        self.env.setdefault(
+            "JARVIS_REGISTRY_BOOTSTRAP_ADMIN_PASSWORD", self.env["JARVIS_ADMIN_TOKEN"]
+        )
 
     def _admin_token(self) -> str:
         path = self.config.data_dir / "admin-token"
