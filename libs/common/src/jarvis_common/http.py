@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from jarvis_common.db.uow import UnitOfWork
 from jarvis_common.errors import AppError
@@ -32,6 +33,36 @@ async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
 # scope="function": the commit happens before the response is sent, so a client never sees a
 # success for a transaction that then failed to commit.
 UoW = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the platform's APIs answer with (FastAPI's own 422 keeps its `detail` list)."""
+
+    error: ErrorDetail
+
+
+# What most authenticated, tenant-scoped routes can answer besides validation errors.
+COMMON_ERRORS = (400, 401, 403, 404, 409)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the errors a router can answer with."""
+    described = {
+        400: "The request is not acceptable as it is.",
+        401: "Missing, invalid or expired credentials.",
+        403: "Your role may not do this.",
+        404: "No such resource in your tenant.",
+        409: "Conflicts with the current state (duplicate, stale version, already used).",
+        410: "No longer available (expired).",
+        413: "The body is too large.",
+        415: "Unsupported content type.",
+    }
+    return {status: {"model": ErrorBody, "description": described[status]} for status in statuses}
 
 
 def install_error_handlers(app: FastAPI) -> None:

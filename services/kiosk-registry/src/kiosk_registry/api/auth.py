@@ -9,12 +9,12 @@ from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy import func, select
 
 from jarvis_common.errors import Unauthorized
-from jarvis_common.http import UoW
+from jarvis_common.http import UoW, error_responses
 from jarvis_common.tokens import USER_AUDIENCE
 from kiosk_registry.auth import CurrentUser, Registry, password_matches
 from kiosk_registry.tables import users
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(prefix="/api/v1", tags=["auth"], responses=error_responses(400, 401))
 
 
 class Login(BaseModel):

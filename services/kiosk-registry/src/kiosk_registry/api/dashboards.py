@@ -11,14 +11,14 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 
 from jarvis_common.errors import AppError, NotFound
-from jarvis_common.http import UoW
+from jarvis_common.http import COMMON_ERRORS, UoW, error_responses
 from kiosk_registry.auth import CurrentUser
 from kiosk_registry.pagination import Page, Paging, paginate
 from kiosk_registry.read_models import Conversation, DailyUsage, Report
 from kiosk_registry.tables import alerts, audit_log, conversations, gyms, reports, usage_daily
 from kiosk_registry.tenancy import gym_scope, visible_gym
 
-router = APIRouter(prefix="/api/v1", tags=["dashboards"])
+router = APIRouter(prefix="/api/v1", tags=["dashboards"], responses=error_responses(*COMMON_ERRORS))
 
 
 class Alert(BaseModel):

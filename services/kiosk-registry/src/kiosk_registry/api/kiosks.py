@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from jarvis_common.http import UoW
+from jarvis_common.http import COMMON_ERRORS, UoW, error_responses
 from kiosk_registry import kiosks as k
 from kiosk_registry.auth import CurrentUser
 from kiosk_registry.pagination import Page, Paging, paginate
 from kiosk_registry.tables import kiosks
 
-router = APIRouter(prefix="/api/v1", tags=["kiosks"])
+router = APIRouter(prefix="/api/v1", tags=["kiosks"], responses=error_responses(*COMMON_ERRORS))
 
 StatusFilter = Literal["provisioning", "online", "offline", "error"]
 

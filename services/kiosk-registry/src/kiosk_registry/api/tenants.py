@@ -6,13 +6,13 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from jarvis_common.http import UoW
+from jarvis_common.http import COMMON_ERRORS, UoW, error_responses
 from kiosk_registry import tenants as t
 from kiosk_registry.auth import CurrentUser
 from kiosk_registry.pagination import Page, Paging, paginate
 from kiosk_registry.tables import franchises, gyms, users
 
-router = APIRouter(prefix="/api/v1", tags=["tenants"])
+router = APIRouter(prefix="/api/v1", tags=["tenants"], responses=error_responses(*COMMON_ERRORS))
 
 
 @router.get("/franchises")
