@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, DateTime, Identity, String, Table, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import registry
 
 from jarvis_common.db import UnitOfWork, service_metadata
 from jarvis_common.events import Envelope
@@ -37,6 +38,19 @@ effects = Table(
     Column("applied_at", DateTime(timezone=True), server_default=func.now()),
 )
 
+
+class Effect:
+    """The ORM form of an effects row, for the `orm` handler: added rows are flushed together."""
+
+    def __init__(self, event_id: uuid.UUID, member_id: str):
+        self.event_id = event_id
+        self.member_id = member_id
+
+
+registry().map_imperatively(Effect, effects)
+
+HANDLERS = ("batch", "row", "orm")
+
 # Ids that make the envelope realistic: one franchise, a handful of gyms.
 FRANCHISE_ID = uuid.UUID(int=7)
 GYM_IDS = [uuid.UUID(int=100 + i) for i in range(8)]
@@ -55,18 +69,53 @@ class HandlerClock:
         self.seconds = 0.0
 
 
-def bootstrap(platform: PlatformSettings, clock: HandlerClock | None = None, **_: Any) -> ServiceApp:
+def bootstrap(
+    platform: PlatformSettings, clock: HandlerClock | None = None, handler: str = "batch", **_: Any
+) -> ServiceApp:
+    """`handler="batch"`: a batch handler (`on_batch`) inserting the batch's rows in one
+    executemany, the way throughput paths are written.
+
+    `handler="row"`: one INSERT statement per event, as the probe and most handlers do.
+
+    `handler="orm"`: the handler only adds an ORM object to the session; SQLAlchemy flushes
+    all of a batch's rows at commit as one multi-row INSERT (insertmanyvalues).
+    """
     clock = clock or HandlerClock()
     app = ServiceApp(BENCH, platform, port=0)
+    if handler not in HANDLERS:
+        raise ValueError(f"handler must be one of {HANDLERS}")
 
-    @app.handlers.on(MemberCheckedIn, name="record_effect")
-    async def record_effect(event: Envelope[Any], uow: UnitOfWork) -> None:
-        started = time.perf_counter()
-        await uow.session.execute(
-            effects.insert().values(event_id=event.id, member_id=str(event.data.member_id))
-        )
-        clock.calls += 1
-        clock.seconds += time.perf_counter() - started
+    if handler == "batch":
+
+        @app.handlers.on_batch(MemberCheckedIn, name="record_effect")
+        async def record_effects(events: list[Envelope[Any]], uow: UnitOfWork) -> None:
+            started = time.perf_counter()
+            await uow.session.execute(
+                effects.insert(),
+                [{"event_id": e.id, "member_id": str(e.data.member_id)} for e in events],
+            )
+            clock.calls += len(events)
+            clock.seconds += time.perf_counter() - started
+
+    elif handler == "row":
+
+        @app.handlers.on(MemberCheckedIn, name="record_effect")
+        async def record_effect(event: Envelope[Any], uow: UnitOfWork) -> None:
+            started = time.perf_counter()
+            await uow.session.execute(
+                effects.insert().values(event_id=event.id, member_id=str(event.data.member_id))
+            )
+            clock.calls += 1
+            clock.seconds += time.perf_counter() - started
+
+    else:
+
+        @app.handlers.on(MemberCheckedIn, name="record_effect")
+        async def record_effect_orm(event: Envelope[Any], uow: UnitOfWork) -> None:
+            started = time.perf_counter()
+            uow.session.add(Effect(event_id=event.id, member_id=str(event.data.member_id)))
+            clock.calls += 1
+            clock.seconds += time.perf_counter() - started
 
     return app
 

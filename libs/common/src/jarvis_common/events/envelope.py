@@ -7,6 +7,7 @@ gets a new version in the catalogue.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -71,11 +72,16 @@ class _Header(BaseModel):
     version: int
 
 
+@functools.cache
+def _envelope_of(event_type: str, version: int) -> type[Envelope[Any]]:
+    # Building Envelope[Model] is costly; one class per catalogued (type, version) is enough.
+    return Envelope[data_model_for(event_type, version)]  # type: ignore[misc]
+
+
 def decode_event(raw: bytes | str) -> Envelope[Any]:
     """Parse an event of any catalogued type and version; anything else is permanent."""
     try:
         header = _Header.model_validate_json(raw)
-        model = data_model_for(header.type, header.version)
-        return Envelope[model].model_validate_json(raw)  # type: ignore[valid-type]
+        return _envelope_of(header.type, header.version).model_validate_json(raw)
     except (ValidationError, KeyError, ValueError) as exc:
         raise UnknownEvent(f"not a readable event: {exc}") from exc

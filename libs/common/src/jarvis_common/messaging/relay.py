@@ -19,7 +19,8 @@ from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sqlalchemy import func, select, text, update
+from sqlalchemy import BigInteger, any_, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from jarvis_common.db.database import Database
