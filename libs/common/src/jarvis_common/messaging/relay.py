@@ -140,10 +140,9 @@ class OutboxRelay:
             await asyncio.gather(*pending)
             if self.after_send is not None:
                 await self.after_send()
+            ids = literal([row.id for row in rows], ARRAY(BigInteger))
             await conn.execute(
-                update(o)
-                .where(o.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now())
+                update(o).where(o.c.id == any_(ids)).values(published_at=func.now())
             )
             await conn.commit()
         for row in rows:
