@@ -11,12 +11,14 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from jarvis_common.http import UoW
+from jarvis_common.http import COMMON_ERRORS, UoW, error_responses
 from kiosk_registry import provisioning as p
 from kiosk_registry.auth import CurrentUser, Registry
 from kiosk_registry.kiosks import Kiosk
 
-router = APIRouter(prefix="/api/v1", tags=["provisioning"])
+router = APIRouter(
+    prefix="/api/v1", tags=["provisioning"], responses=error_responses(*COMMON_ERRORS, 410)
+)
 
 
 @router.post("/kiosks/{kiosk_id}/provisioning-code", status_code=status.HTTP_201_CREATED)
