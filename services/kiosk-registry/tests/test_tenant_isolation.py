@@ -57,6 +57,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "POST /api/v1/kiosks/{kiosk_id}/revoke": {"json": {"reason": "test"}},
     "PUT /api/v1/gyms/{gym_id}/members/{external_ref}": {"json": {"first_name": "Léa"}},
     "POST /api/v1/gyms/{gym_id}/members/import": {"json": [{"external_ref": "imp-{unique}"}]},
+    "POST /api/v1/gyms/{gym_id}/check-ins/import": {
+        "json": [{"external_ref": "{external_ref}", "checked_in_at": "{now}"}]},
     "POST /api/v1/gyms/{gym_id}/check-ins": {
         "json": {"external_ref": "{external_ref}", "checked_in_at": "{now}"}
     },
