@@ -253,3 +253,26 @@ reports = Table(
     Column("generated_at", DateTime(timezone=True), nullable=False),
     Column("headline", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
 )
+
+# --- legacy migration report ---
+
+# What revisions 0002 and 0003 repaired, or could not carry over, when they moved the legacy
+# `gyms.kiosk_config` and `users.franchise_access` / `gym_access` into the platform's shape.
+# Written by those migrations only; read by operators (docs/legacy-migration.md).
+legacy_migration_issues = Table(
+    "legacy_migration_issues",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("revision", Text, nullable=False),  # 0002, 0003
+    Column("entity", Text, nullable=False),  # gym, user
+    Column("entity_id", UUID(as_uuid=True), nullable=False),
+    # The kiosk created from the legacy entry, if one was; no foreign key, the report outlives it.
+    Column("kiosk_id", UUID(as_uuid=True)),
+    Column("entry_index", Integer),  # position in a legacy kiosk list (null: a single object)
+    Column("field", Text),  # the legacy key or column concerned
+    Column("problem", Text, nullable=False),
+    Column("detail", Text, nullable=False),  # what the migration did about it
+    Column("raw", JSONB),  # the legacy value as it was
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("entity IN ('gym', 'user')", name="entity"),
+)
