@@ -40,6 +40,8 @@ test-fast: install ## Run the tests that do not start whole processes
 
 bench: install ## Run the benchmarks; results land in bench/results/
 	$(UV) run --frozen python -m bench.pipeline
+	$(UV) run --frozen python -m bench.registry_heartbeats
+	$(UV) run --frozen python -m bench.registry_api
 
 lint: install ## Lint, and check that no package imports what it does not declare
 	$(UV) run --frozen ruff check .

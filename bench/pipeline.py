@@ -786,10 +786,11 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def args_handler(result: dict[str, Any]) -> str:
-    return {"batch": "one executemany per batch", "row": "one INSERT per event",
-            "orm": "session.add only"}.get(
-        result["config"]["handler"], result["config"]["handler"]
-    )
+    return {
+        "batch": "one executemany per batch",
+        "row": "one INSERT per event",
+        "orm": "session.add only",
+    }.get(result["config"]["handler"], result["config"]["handler"])
 
 
 def write_results(result: dict[str, Any], stamp: str) -> Path:

@@ -58,7 +58,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "PUT /api/v1/gyms/{gym_id}/members/{external_ref}": {"json": {"first_name": "Léa"}},
     "POST /api/v1/gyms/{gym_id}/members/import": {"json": [{"external_ref": "imp-{unique}"}]},
     "POST /api/v1/gyms/{gym_id}/check-ins/import": {
-        "json": [{"external_ref": "{external_ref}", "checked_in_at": "{now}"}]},
+        "json": [{"external_ref": "{external_ref}", "checked_in_at": "{now}"}]
+    },
     "POST /api/v1/gyms/{gym_id}/check-ins": {
         "json": {"external_ref": "{external_ref}", "checked_in_at": "{now}"}
     },

@@ -45,6 +45,7 @@ def bootstrap(
     app.handlers.include(handlers)
     app.background.append(ensure_bootstrap_admin)
     app.background.append(fleet_status.watch_kiosk_status)
+    fleet_status.configure(app)
     return app
 
 

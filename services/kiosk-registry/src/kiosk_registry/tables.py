@@ -119,6 +119,8 @@ kiosks = Table(
     Column("revoked_at", DateTime(timezone=True)),
     *_timestamps(),
     CheckConstraint(f"status IN {KIOSK_STATUSES}", name="status"),
+    # Room on each page for heartbeat updates to stay in place (see migration 0005).
+    postgresql_with={"fillfactor": 70},
 )
 
 kiosk_credentials = Table(

@@ -76,6 +76,10 @@ def subscribe_batches(
         group_id=group_id,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(100, session_timeout_ms // 10),
+        # aiokafka's 1 MiB per partition caps a fetch at ~1,700 small events: too few to fill
+        # the batches throughput handlers are written for.
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
         batch=True,
         max_records=max_records,
         batch_timeout_ms=100,

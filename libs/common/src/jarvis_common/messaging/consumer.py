@@ -122,6 +122,8 @@ class InboxConsumer:
         return None
 
     async def _claim(self, uow: UnitOfWork, ids: list[Any]) -> set[Any]:
+        if not self.handler.record_processed:
+            return set(ids)  # an idempotent handler: every event is "new", duplicates are harmless
         return await self.db.messaging.claim(
             uow.session, self.handler.name, self.handler.topic, ids
         )

@@ -24,6 +24,10 @@ class EventHandler:
     # A batch handler gets every new event of a batch in one call (a list, in offset order per
     # partition), so it can apply them with a few set-based statements instead of one per event.
     batch: bool = False
+    # False only for handlers that are idempotent by themselves (applying an event twice has
+    # the effect of applying it once): their event ids are not written to processed_events,
+    # which at heartbeat rates would be billions of rows a day.
+    record_processed: bool = True
 
 
 class EventHandlers:
@@ -50,12 +54,17 @@ class EventHandlers:
         return register
 
     def on_batch(
-        self, data_model: type[EventData], *, name: str | None = None
+        self,
+        data_model: type[EventData],
+        *,
+        name: str | None = None,
+        record_processed: bool = True,
     ) -> Callable[[BatchHandlerFunc], BatchHandlerFunc]:
         """Register `func(events, uow)` for lists of events of this type (throughput paths).
 
         Same contract as `on`; if it raises, the batch is replayed one event at a time (each
         call then gets a one-element list), so the failing event alone is retried.
+        `record_processed=False` is for handlers that are idempotent by themselves.
         """
 
         def register(func: BatchHandlerFunc) -> BatchHandlerFunc:
@@ -66,6 +75,7 @@ class EventHandlers:
                     func,
                     data_model.event_version,
                     batch=True,
+                    record_processed=record_processed,
                 )
             )
             return func

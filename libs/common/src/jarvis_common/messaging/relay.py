@@ -141,9 +141,7 @@ class OutboxRelay:
             if self.after_send is not None:
                 await self.after_send()
             ids = literal([row.id for row in rows], ARRAY(BigInteger))
-            await conn.execute(
-                update(o).where(o.c.id == any_(ids)).values(published_at=func.now())
-            )
+            await conn.execute(update(o).where(o.c.id == any_(ids)).values(published_at=func.now()))
             await conn.commit()
         for row in rows:
             self.metrics.outbox_published.labels(row.topic).inc()
