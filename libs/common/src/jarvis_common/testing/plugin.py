@@ -112,3 +112,13 @@ def platform_settings(database_url: str, kafka: EmbeddedKafka) -> PlatformSettin
         admin_token="test-admin-token",
         log_json=False,
     )
+
+
+from jarvis_common.testing.fake_openai import FakeOpenAI  # noqa: E402
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    """A fake OpenAI API on loopback for the real `openai` SDK (see docs/testing.md)."""
+    async with FakeOpenAI() as fake:
+        yield fake
