@@ -6,7 +6,7 @@ from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-from session_gateway import api, kiosk_directory
+from session_gateway import api, kiosk_directory, kiosk_socket
 from session_gateway.settings import Settings
 from session_gateway.tables import SCHEMA, messaging, metadata
 
@@ -18,6 +18,7 @@ def bootstrap(
     settings = settings or Settings()
     app = ServiceApp(SERVICE, platform, port=settings.port)
     app.http.include_router(api.router)
+    app.http.include_router(kiosk_socket.router)
     app.handlers.include(kiosk_directory.handlers)
     return app
 

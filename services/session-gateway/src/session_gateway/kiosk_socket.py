@@ -1,0 +1,115 @@
+"""The kiosk WebSocket: authentication, and the messages the gateway understands so far.
+
+A kiosk connects with the access token the registry signed (`Authorization: Bearer <token>`,
+or `?access_token=` for clients that cannot set headers). The gateway verifies it offline with
+the registry's public key and checks its own kiosk directory: an unknown or revoked kiosk is
+refused. Heartbeats are published as `kiosk.heartbeat` through the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from jarvis_common.events.catalogue import KioskHeartbeatReceived
+from jarvis_common.service import ServiceApp
+from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken, TokenVerifier
+from session_gateway import protocol as p
+from session_gateway.kiosk_directory import KnownKiosk, find_kiosk
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def _token(ws: WebSocket) -> str | None:
+    scheme, _, value = ws.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value
+    return ws.query_params.get("access_token")
+
+
+async def authenticate(app: ServiceApp, ws: WebSocket) -> KnownKiosk | int:
+    """The kiosk behind this connection, or the close code to refuse it with."""
+    key = app.platform.token_public_key
+    token = _token(ws)
+    if not key or not token:
+        return p.CLOSE_UNAUTHORIZED
+    try:
+        claims = TokenVerifier(key).verify(token, KIOSK_AUDIENCE)
+        kiosk_id = uuid.UUID(claims["sub"])
+    except (InvalidToken, ValueError):
+        return p.CLOSE_UNAUTHORIZED
+    async with app.db.unit_of_work() as uow:
+        kiosk = await find_kiosk(uow, kiosk_id)
+    if kiosk is None or kiosk.revoked:
+        return p.CLOSE_REVOKED
+    return kiosk
+
+
+@router.websocket("/api/v1/kiosk/ws")
+async def kiosk_socket(ws: WebSocket) -> None:
+    app: ServiceApp = ws.app.state.service
+    kiosk = await authenticate(app, ws)
+    if isinstance(kiosk, int):
+        await ws.close(code=kiosk)
+        return
+    await ws.accept()
+    await ws.send_json(
+        {"type": "welcome", "kiosk_id": str(kiosk.kiosk_id), "config_version": kiosk.config_version}
+    )
+    try:
+        while True:
+            raw = await ws.receive_text()
+            reply = await handle_message(app, kiosk, raw)
+            if reply is not None:
+                await ws.send_json(reply)
+    except WebSocketDisconnect:
+        return
+
+
+async def handle_message(app: ServiceApp, kiosk: KnownKiosk, raw: str) -> dict[str, Any] | None:
+    if len(raw.encode()) > p.MAX_MESSAGE_BYTES:
+        return p.error("message_too_large", f"messages are at most {p.MAX_MESSAGE_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        return p.error("invalid_json", "a message is one JSON object")
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind not in p.KNOWN_TYPES:
+        return p.error("unknown_message", f"unknown message type {kind!r}")
+    try:
+        message = p.INBOUND.validate_python(body)
+    except ValidationError as exc:
+        return p.error(
+            "invalid_message",
+            "the message does not match its type",
+            details=exc.errors(include_url=False, include_context=False, include_input=False),
+        )
+    if isinstance(message, p.Heartbeat):
+        await record_heartbeat(app, kiosk, message)
+        return {"type": "heartbeat.ack"}
+    return None
+
+
+async def record_heartbeat(app: ServiceApp, kiosk: KnownKiosk, beat: p.Heartbeat) -> None:
+    received = datetime.now(UTC)
+    async with app.db.unit_of_work() as uow:
+        uow.publish(
+            KioskHeartbeatReceived(
+                kiosk_id=kiosk.kiosk_id,
+                gym_id=kiosk.gym_id,
+                sent_at=beat.sent_at or received,
+                received_at=received,
+                status=beat.status,
+                hardware_info=beat.hardware_info,
+                last_error=beat.last_error,
+            ),
+            gym_id=kiosk.gym_id,
+            franchise_id=kiosk.franchise_id,
+        )
