@@ -27,7 +27,7 @@ class Heartbeat(KioskMessage):
 INBOUND: TypeAdapter[Heartbeat] = TypeAdapter(Annotated[Heartbeat, Field(discriminator="type")])
 KNOWN_TYPES = frozenset({"heartbeat"})
 
-# Close codes (4000–4999 are the application's own).
+# Close codes (4000-4999 are the application's own).
 CLOSE_UNAUTHORIZED = 4401  # no token, or an invalid or expired one
 CLOSE_REVOKED = 4403  # the kiosk was revoked, or the gateway does not know it
 MAX_MESSAGE_BYTES = 256 * 1024
