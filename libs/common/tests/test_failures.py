@@ -10,6 +10,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from jarvis_common.devrun.kafka import EmbeddedKafka
+from jarvis_common.events import new_event
 from jarvis_common.devrun.republish import republish_retained
 from jarvis_common.messaging import dlq_cli
 from jarvis_common.messaging import retry as r
@@ -262,3 +263,63 @@ async def _rewind_group(settings: PlatformSettings, group: str, topic: str) -> N
         await consumer.commit({tp: 0 for tp in consumer.assignment()})
     finally:
         await consumer.stop()
+
+
+async def test_a_database_outage_delays_events_but_never_dead_letters_them(
+    probe: ServiceApp, postgres_admin_url: str, platform_settings: PlatformSettings
+) -> None:
+    import asyncpg
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(platform_settings.database_url).database
+    admin = await asyncpg.connect(plain_dsn(postgres_admin_url))
+    published = await publish(probe, checked_in())
+    await count_effects(probe, 1)
+    try:
+        # The service's own database goes away: new connections refused, live ones cut.
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=platform_settings.kafka_bootstrap_servers)
+        await producer.start()
+        late = [new_event(checked_in(), source="test") for _ in range(3)]
+        for event in late:
+            await producer.send_and_wait(TOPIC, event.to_json(), key=event.subject.encode())
+        await producer.stop()
+        await wait_for(
+            lambda: probe.metrics.consume_batch_seconds.labels(TOPIC)._sum.get() > 0,
+            message="consumer active",
+        )
+        # Give the consumer a chance to misroute them while the database is down.
+        await asyncio.sleep(2)
+        assert consumed(probe, "retried") == consumed(probe, "dead_lettered") == 0
+    finally:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    rows = await count_effects(probe, 4, timeout=60)
+    assert {row["event_id"] for row in rows} == {published[0].id} | {e.id for e in late}
+    assert consumed(probe, "dead_lettered") == 0
+
+
+async def test_an_event_too_large_to_publish_is_refused_with_its_transaction(
+    probe: ServiceApp,
+) -> None:
+    import pytest
+
+    from jarvis_common.events.catalogue import MemberCheckedIn
+    from jarvis_common.messaging.tables import EventTooLarge
+
+    huge = MemberCheckedIn(
+        member_id=uuid.uuid4(),
+        gym_id=uuid.UUID(int=1),
+        checked_in_at=checked_in().checked_in_at,
+        group_class="x" * 1_000_000,
+    )
+    with pytest.raises(EventTooLarge):
+        await publish(probe, checked_in(), huge)
+    async with probe.db.session() as session:
+        from sqlalchemy import text
+
+        assert await session.scalar(text("SELECT count(*) FROM probe.outbox")) == 0

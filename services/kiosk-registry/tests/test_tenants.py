@@ -147,3 +147,74 @@ async def test_lists_are_paginated(world: World, api: httpx.AsyncClient) -> None
     body = page.json()
     assert (body["total"], body["limit"], body["offset"], len(body["items"])) == (3, 2, 1, 2)
     assert (await api.get("/api/v1/gyms?limit=0", headers=world.as_("admin"))).status_code == 422
+
+
+async def test_a_migrated_manager_belongs_to_the_franchise_of_their_gym(
+    world: World, registry
+) -> None:
+    """Legacy data may say franchise B beside a gym of franchise A: the gym decides."""
+    import uuid
+
+    from sqlalchemy import insert
+
+    from kiosk_registry.tables import users
+
+    odd = uuid.uuid4()
+    async with registry.db.unit_of_work() as uow:
+        await uow.session.execute(
+            insert(users).values(
+                id=odd,
+                email="legacy@jarvis-gym.fr",
+                role="gym_manager",
+                franchise_id=world.ids["franchise_b"],
+                gym_id=world.ids["gym_a1"],
+            )
+        )
+    seen_by_b = await world.api.get(f"/api/v1/users/{odd}", headers=world.as_("owner_b"))
+    reset_by_b = await world.api.patch(
+        f"/api/v1/users/{odd}", json={"password": PASSWORD * 2}, headers=world.as_("owner_b")
+    )
+    seen_by_a = await world.api.get(f"/api/v1/users/{odd}", headers=world.as_("owner_a"))
+    assert (seen_by_b.status_code, reset_by_b.status_code, seen_by_a.status_code) == (404, 404, 200)
+
+
+async def test_case_twins_from_legacy_data_cannot_log_in_and_no_new_twin_is_created(
+    world: World, registry
+) -> None:
+    import uuid
+
+    from sqlalchemy import insert
+
+    from kiosk_registry.auth import hash_password
+    from kiosk_registry.tables import users
+
+    async with registry.db.unit_of_work() as uow:
+        for email in ("Twin@jarvis-gym.fr", "twin@jarvis-gym.fr"):
+            await uow.session.execute(
+                insert(users).values(
+                    id=uuid.uuid4(),
+                    email=email,
+                    role="super_admin",
+                    password_hash=hash_password(PASSWORD),
+                )
+            )
+    login = await world.api.post(
+        "/api/v1/auth/login", json={"email": "twin@jarvis-gym.fr", "password": PASSWORD}
+    )
+    assert login.status_code == 401
+    again = await world.api.post(
+        "/api/v1/users",
+        headers=world.as_("admin"),
+        json={"email": "TWIN@jarvis-gym.fr", "password": PASSWORD, "role": "super_admin"},
+    )
+    assert again.status_code == 409
+
+
+async def test_values_the_database_refuses_are_a_422_not_a_500(world: World) -> None:
+    response = await world.api.post(
+        "/api/v1/gyms", json={"name": "a\u0000b"}, headers=world.as_("admin")
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_value"
+    gyms = await world.api.get("/api/v1/gyms?limit=500", headers=world.as_("admin"))
+    assert all("\u0000" not in g["name"] for g in gyms.json()["items"])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 
 from jarvis_common.db.uow import UnitOfWork
 from jarvis_common.errors import AppError
@@ -70,6 +71,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def render_app_error(_: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(
             {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def render_refused_value(_: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL's data exceptions (class 22: a NUL character in text, a number out of
+        # range...) are the client's input, not our fault; anything else is a real 500.
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or getattr(exc.orig, "pgcode", "") or "")
+        if not sqlstate.startswith("22"):
+            raise exc
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "invalid_value",
+                    "message": "a value cannot be stored (e.g. a NUL character in text)",
+                }
+            },
+            status_code=422,
         )
 
 

@@ -6,6 +6,7 @@ request, so a changed role or a deactivated account takes effect at once.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -30,15 +31,30 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+# Argon2 is deliberately slow (~0.1 s of CPU): it runs in worker threads, a few at a time, so
+# logins never stall the event loop that also absorbs heartbeats and serves dashboards.
+_HASHING = asyncio.Semaphore(2)
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def password_matches(password_hash: str | None, password: str) -> bool:
+def _matches(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, InvalidHashError):
         return False
+
+
+async def hash_password_async(password: str) -> str:
+    async with _HASHING:
+        return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    async with _HASHING:
+        return await asyncio.to_thread(_matches, password_hash, password)
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,16 @@ async def load_principal(uow: UnitOfWork, user_id: uuid.UUID) -> Principal | Non
     )
     if row is None:
         return None
-    return Principal(row["id"], row["email"], row["role"], row["franchise_id"], row["gym_id"])
+    role, franchise_id, gym_id = row["role"], row["franchise_id"], row["gym_id"]
+    # A scope that is missing for the role (possible for migrated accounts) grants nothing:
+    # the account cannot act until a super admin repairs it.
+    if (
+        role not in ("super_admin", "franchise_owner", "gym_manager")
+        or (role == "franchise_owner" and franchise_id is None)
+        or (role == "gym_manager" and gym_id is None)
+    ):
+        return None
+    return Principal(row["id"], row["email"], role, franchise_id, gym_id)
 
 
 async def current_principal(

@@ -18,7 +18,7 @@ from jarvis_common.tokens import (
 )
 from kiosk_registry import fleet_status
 from kiosk_registry.api import auth, dashboards, kiosks, members, provisioning, tenants
-from kiosk_registry.auth import RegistryContext, hash_password
+from kiosk_registry.auth import RegistryContext, hash_password_async
 from kiosk_registry.handlers import handlers
 from kiosk_registry.settings import Settings
 from kiosk_registry.tables import SCHEMA, messaging, metadata, users
@@ -75,7 +75,7 @@ async def ensure_bootstrap_admin(app: ServiceApp) -> None:
                     email=settings.bootstrap_admin_email.lower(),
                     role="super_admin",
                     full_name="Bootstrap admin",
-                    password_hash=hash_password(settings.bootstrap_admin_password),
+                    password_hash=await hash_password_async(settings.bootstrap_admin_password),
                 )
             )
             log.info("created the bootstrap super admin %s", settings.bootstrap_admin_email)

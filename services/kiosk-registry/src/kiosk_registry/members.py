@@ -49,6 +49,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from sqlalchemy import Select, select, text
@@ -318,6 +319,14 @@ class CheckInIn(BaseModel):
 
     _time_required = _required("checked_in_at")
 
+    @field_validator("checked_in_at")
+    @classmethod
+    def _plausible_year(cls, value: datetime) -> datetime:
+        # Also keeps time-zone arithmetic away from datetime's limits (years 1 and 9999).
+        if not 2000 <= value.year <= 2100:
+            raise ValueError("a check-in happens between the years 2000 and 2100")
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _blank_refs(cls, data: Any) -> Any:
@@ -512,6 +521,8 @@ def _parse_json(content: str) -> list[_RawRow]:
         raise InvalidImport(
             f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
+    except (ValueError, RecursionError) as exc:  # absurd numbers, absurd nesting
+        raise InvalidImport(f"unreadable JSON: {type(exc).__name__}") from exc
     if not isinstance(document, list):
         raise InvalidImport("send a JSON array of objects, one per row")
     if len(document) > MAX_IMPORT_ROWS:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from jarvis_common.db import UnitOfWork
 from jarvis_common.errors import AppError, Conflict, Forbidden, NotFound
 from kiosk_registry.audit import record_change
-from kiosk_registry.auth import Principal, Role, hash_password, require_role
+from kiosk_registry.auth import Principal, Role, hash_password_async, require_role
 from kiosk_registry.kiosks import republish_gym_kiosks
 from kiosk_registry.tables import franchises, gyms, users
 from kiosk_registry.tenancy import gym_scope, visible_gym
@@ -116,8 +116,9 @@ def franchises_visible(principal: Principal) -> Select[Any]:
     statement = select(franchises.c.id, franchises.c.name)
     if principal.is_super_admin:
         return statement
-    if principal.franchise_id is not None:
+    if principal.role == "franchise_owner":
         return statement.where(franchises.c.id == principal.franchise_id)
+    # A gym manager sees the franchise of their gym (not a franchise_id column of their own).
     return statement.where(
         franchises.c.id.in_(select(gyms.c.franchise_id).where(gyms.c.id == principal.gym_id))
     )
@@ -245,9 +246,11 @@ def users_visible(principal: Principal) -> Select[Any]:
     statement = select(*USER_COLUMNS)
     if principal.is_super_admin:
         return statement.where(true())
-    if principal.role == "franchise_owner":
+    if principal.role == "franchise_owner" and principal.franchise_id is not None:
+        # A gym manager belongs to the franchise of their gym, whatever a (possibly migrated)
+        # franchise_id column says; only fellow owners are matched by franchise_id.
         return statement.where(
-            (users.c.franchise_id == principal.franchise_id)
+            ((users.c.role == "franchise_owner") & (users.c.franchise_id == principal.franchise_id))
             | users.c.gym_id.in_(
                 select(gyms.c.id).where(gyms.c.franchise_id == principal.franchise_id)
             )
@@ -300,11 +303,16 @@ async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> Us
         gym_id=gym_id,
         active=True,
     )
+    taken = await uow.session.scalar(
+        select(users.c.id).where(func.lower(users.c.email) == user.email).limit(1)
+    )
+    if taken is not None:
+        raise Conflict(f"an account with the e-mail {user.email} already exists")
     try:
         async with uow.session.begin_nested():
             await uow.session.execute(
                 users.insert().values(
-                    **user.model_dump(), password_hash=hash_password(body.password)
+                    **user.model_dump(), password_hash=await hash_password_async(body.password)
                 )
             )
     except IntegrityError as exc:
@@ -329,17 +337,34 @@ async def update_user(
     before = await get_user(uow, principal, user_id)
     if user_id != principal.user_id and principal.role == "gym_manager":
         raise NotFound(f"no user {user_id}")
+    if (
+        user_id != principal.user_id
+        and before.role == "franchise_owner"
+        and (not principal.is_super_admin)
+    ):
+        raise Forbidden("only a super admin changes another franchise owner's account")
     if patch.active is False and user_id == principal.user_id:
         raise AppError("you cannot deactivate your own account", code="invalid_change")
     changes = patch.model_dump(exclude_unset=True, exclude={"password"})
     if patch.password is not None:
-        changes["password_hash"] = hash_password(patch.password)
+        changes["password_hash"] = await hash_password_async(patch.password)
     if not changes:
         return before
-    await uow.session.execute(
-        users.update().where(users.c.id == user_id).values(**changes, updated_at=func.now())
-    )
+    try:
+        async with uow.session.begin_nested():
+            await uow.session.execute(
+                users.update().where(users.c.id == user_id).values(**changes, updated_at=func.now())
+            )
+    except IntegrityError as exc:
+        # A migrated account whose role and scope disagree (see docs/legacy-migration.md).
+        raise Conflict(
+            f"user {user_id} has a role and scope that disagree (a legacy account); "
+            "a super admin must fix its scope first",
+            code="inconsistent_legacy_account",
+        ) from exc
     after = before.model_copy(update={k: v for k, v in changes.items() if k != "password_hash"})
+    # The audit log records that the password changed, never the password or its hash.
+    audited_after = after.model_dump() | ({"password_changed": True} if patch.password else {})
     await record_change(
         uow,
         principal.actor,
@@ -349,6 +374,6 @@ async def update_user(
         gym_id=before.gym_id,
         franchise_id=before.franchise_id,
         before=before,
-        after=after,
+        after=audited_after,
     )
     return after

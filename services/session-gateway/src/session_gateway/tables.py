@@ -24,6 +24,9 @@ sessions = Table(
     Column("transcript", JSONB, nullable=False),
     Column("usage", JSONB, nullable=False),
     Column("cost_usd", Numeric(12, 6), nullable=False),
+    # open while the conversation runs; the one transition open -> closed publishes
+    # session.closed, so two end paths racing cannot both publish it.
+    Column("state", String(16), nullable=False, server_default="closed"),
 )
 
 # The kiosks the gateway serves, projected from the registry's kiosk.* events, so running a

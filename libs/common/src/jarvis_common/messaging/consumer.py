@@ -89,7 +89,7 @@ class InboxConsumer:
     async def process_retries(self, records: Sequence[ConsumerRecord]) -> None:
         """Retry-topic records wait for their due time; they are in due order per partition."""
         for record in records:
-            due_ms = int(r.header(record.headers, r.H_DUE_AT) or 0)
+            due_ms = r.int_header(record.headers, r.H_DUE_AT)
             wait_s = (due_ms - r.now_ms()) / 1000
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
@@ -116,10 +116,20 @@ class InboxConsumer:
                     return None
                 await self._call([event], uow)
         except Exception as exc:
+            await self._database_reachable_or_raise(exc)
             with log_context(event_id=event.id, trace_id=event.trace_id):
                 return await self._route_failure(record, exc)
         self._count("processed")
         return None
+
+    async def _database_reachable_or_raise(self, exc: Exception) -> None:
+        """A failure while our own database is down is not the event's fault: routing it to
+        the retry topic would dead-letter everything consumed during an outage. Re-raise, so
+        the subscriber rewinds the batch and tries again once the database is back."""
+        try:
+            await self.db.ping()
+        except Exception as outage:
+            raise outage from exc
 
     async def _claim(self, uow: UnitOfWork, ids: list[Any]) -> set[Any]:
         if not self.handler.record_processed:
@@ -150,7 +160,7 @@ class InboxConsumer:
     async def _route_failure(
         self, record: ConsumerRecord, exc: BaseException
     ) -> asyncio.Future[Any]:
-        attempts = int(r.header(record.headers, r.H_ATTEMPT) or 0) + 1
+        attempts = r.int_header(record.headers, r.H_ATTEMPT) + 1
         permanent = isinstance(exc, PermanentError)
         to_dlq = permanent or self.policy.exhausted(attempts)
         origin = (

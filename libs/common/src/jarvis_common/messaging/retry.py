@@ -74,8 +74,16 @@ class RetryPolicy:
 def header(headers: Headers | tuple[tuple[str, bytes], ...] | None, name: str) -> str | None:
     for key, value in headers or ():
         if key == name:
-            return value.decode() if value is not None else None
+            return value.decode(errors="replace") if value is not None else None
     return None
+
+
+def int_header(headers: Headers | tuple[tuple[str, bytes], ...] | None, name: str) -> int:
+    """A numeric routing header; a malformed one (another producer's) counts as absent."""
+    try:
+        return int(header(headers, name) or 0)
+    except (ValueError, UnicodeDecodeError):
+        return 0
 
 
 def without_routing(headers: Headers | tuple[tuple[str, bytes], ...] | None) -> Headers:

@@ -32,7 +32,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jarvis_common.errors import AppError, PermanentError
 from jarvis_common.events import Envelope
+
+
+# The broker refuses messages over 1 MiB (aiokafka's max_request_size); an outbox row the relay
+# could never publish would hold back every row behind it, so it is refused when written.
+MAX_EVENT_BYTES = 900 * 1024
+
+
+class EventTooLarge(AppError, PermanentError):
+    status_code = 413
+    code = "event_too_large"
 
 
 class MessagingTables:
@@ -72,6 +83,13 @@ class MessagingTables:
         return f"{table.schema}.{table.name}" if table.schema else table.name
 
     async def add_to_outbox(self, session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+        payloads = [e.model_dump_json() for e in events]
+        for event, payload in zip(events, payloads, strict=True):
+            if len(payload.encode()) > MAX_EVENT_BYTES:
+                raise EventTooLarge(
+                    f"{event.type} {event.subject} would be {len(payload.encode())} bytes; "
+                    f"events are at most {MAX_EVENT_BYTES}"
+                )
         await session.execute(
             insert(self.outbox),
             [
@@ -79,7 +97,7 @@ class MessagingTables:
                     "event_id": e.id,
                     "topic": e.type,
                     "key": e.subject,
-                    "payload": e.model_dump_json(),
+                    "payload": payload,
                     "headers": {
                         "event-type": e.type,
                         "event-version": str(e.version),
@@ -88,7 +106,7 @@ class MessagingTables:
                         "content-type": "application/json",
                     },
                 }
-                for e in events
+                for e, payload in zip(events, payloads, strict=True)
             ],
         )
 

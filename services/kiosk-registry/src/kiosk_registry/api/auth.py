@@ -38,14 +38,17 @@ class Me(BaseModel):
 
 @router.post("/auth/login")
 async def login(body: Login, uow: UoW, registry: Registry) -> AccessToken:
-    row = (
+    rows = (
         await uow.session.execute(
             select(users.c.id, users.c.password_hash, users.c.active).where(
                 func.lower(users.c.email) == body.email.lower()
             )
         )
-    ).one_or_none()
-    if not password_matches(row.password_hash if row else None, body.password) or not (
+    ).all()
+    # Legacy data may hold the same address twice in different cases: neither may log in by
+    # it until a super admin resolves which account is whose.
+    row = rows[0] if len(rows) == 1 else None
+    if not await password_matches(row.password_hash if row else None, body.password) or not (
         row and row.active
     ):
         raise Unauthorized("wrong e-mail or password")
