@@ -10,8 +10,8 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from jarvis_common.devrun.kafka import EmbeddedKafka
-from jarvis_common.events import new_event
 from jarvis_common.devrun.republish import republish_retained
+from jarvis_common.events import new_event
 from jarvis_common.messaging import dlq_cli
 from jarvis_common.messaging import retry as r
 from jarvis_common.service import ServiceApp
@@ -269,7 +269,6 @@ async def test_a_database_outage_delays_events_but_never_dead_letters_them(
     probe: ServiceApp, postgres_admin_url: str, platform_settings: PlatformSettings
 ) -> None:
     import asyncpg
-
     from sqlalchemy.engine import make_url
 
     database = make_url(platform_settings.database_url).database

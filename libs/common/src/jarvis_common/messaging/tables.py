@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jarvis_common.errors import AppError, PermanentError
 from jarvis_common.events import Envelope
 
-
 # The broker refuses messages over 1 MiB (aiokafka's max_request_size); an outbox row the relay
 # could never publish would hold back every row behind it, so it is refused when written.
 MAX_EVENT_BYTES = 900 * 1024
