@@ -218,3 +218,11 @@ async def test_values_the_database_refuses_are_a_422_not_a_500(world: World) -> 
     assert response.json()["error"]["code"] == "invalid_value"
     gyms = await world.api.get("/api/v1/gyms?limit=500", headers=world.as_("admin"))
     assert all("\u0000" not in g["name"] for g in gyms.json()["items"])
+
+
+async def test_gym_information_is_bounded(world: World) -> None:
+    huge = {"info": {"prices": "x" * (70 * 1024)}}
+    response = await world.api.patch(
+        f"/api/v1/gyms/{world.ids['gym_a1']}", json=huge, headers=world.as_("manager_a1")
+    )
+    assert response.status_code == 422

@@ -209,6 +209,13 @@ async def publish_config(uow: UnitOfWork, kiosk: Kiosk, gym: Any) -> None:
 async def republish_gym_kiosks(uow: UnitOfWork, actor: Actor, gym_id: uuid.UUID) -> int:
     """The gym's information is part of every kiosk's configuration: announce the new one."""
     gym = (await uow.session.execute(select(gyms).where(gyms.c.id == gym_id))).mappings().one()
+    # Lock in id order, the order the heartbeat path locks kiosks in, so the two never deadlock.
+    await uow.session.execute(
+        select(kiosks.c.id)
+        .where(kiosks.c.gym_id == gym_id, kiosks.c.revoked_at.is_(None))
+        .order_by(kiosks.c.id)
+        .with_for_update()
+    )
     rows = (
         (
             await uow.session.execute(

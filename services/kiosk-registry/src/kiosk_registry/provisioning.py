@@ -241,7 +241,7 @@ async def claim(uow: UnitOfWork, body: Claim) -> Claimed:
                         provisioned_at=func.now(),
                         device_id=body.device_id,
                         hardware_info=body.hardware_info,
-                        status="offline",  # provisioned, no heartbeat yet
+                        status="provisioning",  # what kiosk_status says until the first heartbeat
                         updated_at=func.now(),
                     )
                     .returning(*KIOSK_COLUMNS)
@@ -399,6 +399,14 @@ async def rotate(uow: UnitOfWork, credential: str, *, grace_s: int) -> Rotated:
         select(kiosks.c.id).where(kiosks.c.id == row.kiosk_id).with_for_update()
     )
     row = await _authenticate(uow, credential)
+    if row.expires_at is not None:
+        # Only the newest credential rotates. Otherwise whoever holds a leaked, rotated-out
+        # credential could mint a fresh one during its grace period and lock the kiosk out.
+        raise Conflict(
+            "this credential has been rotated out: rotate with the newest one, or have a "
+            "manager revoke and re-provision the kiosk",
+            code="credential_superseded",
+        )
     grace_ends = func.now() + timedelta(seconds=grace_s)
     # Every live credential of the kiosk (the one presented, and any issued by a rotation whose
     # answer the kiosk never received) goes into its grace period; none is extended.

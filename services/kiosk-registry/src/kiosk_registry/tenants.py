@@ -6,7 +6,7 @@ import uuid
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from sqlalchemy import Select, func, select, true
 from sqlalchemy.exc import IntegrityError
 
@@ -34,10 +34,20 @@ class Franchise(BaseModel):
     name: str
 
 
+MAX_GYM_INFO_BYTES = 64 * 1024
+
+
 class GymInfo(BaseModel):
-    """What the kiosk assistant may tell members."""
+    """What the kiosk assistant may tell members (at most 64 KiB of JSON: it travels in every
+    kiosk's configuration event)."""
 
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> GymInfo:
+        if len(self.model_dump_json()) > MAX_GYM_INFO_BYTES:
+            raise ValueError(f"gym information is at most {MAX_GYM_INFO_BYTES} bytes of JSON")
+        return self
 
     opening_hours: dict[str, str] | str | None = None
     classes: list[Any] | str | None = None

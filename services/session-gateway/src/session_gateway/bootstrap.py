@@ -7,6 +7,7 @@ from pathlib import Path
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
 from session_gateway import api, kiosk_directory, kiosk_socket
+from session_gateway.session_manager import SessionManager, end_sessions_on_shutdown
 from session_gateway.settings import Settings
 from session_gateway.tables import SCHEMA, messaging, metadata
 
@@ -20,6 +21,9 @@ def bootstrap(
     app.http.include_router(api.router)
     app.http.include_router(kiosk_socket.router)
     app.handlers.include(kiosk_directory.handlers)
+    # Live sessions over the kiosk socket; offline assistant until the Realtime relay lands.
+    app.http.state.sessions = SessionManager(app, settings)
+    app.background.append(end_sessions_on_shutdown)
     return app
 
 

@@ -3,7 +3,8 @@
 A kiosk connects with the access token the registry signed (`Authorization: Bearer <token>`,
 or `?access_token=` for clients that cannot set headers). The gateway verifies it offline with
 the registry's public key and checks its own kiosk directory: an unknown or revoked kiosk is
-refused. Heartbeats are published as `kiosk.heartbeat` through the outbox.
+refused. Heartbeats are published as `kiosk.heartbeat` through the outbox. Session messages
+are handed to the SessionManager (session_manager.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jarvis_common.service import ServiceApp
 from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken, TokenVerifier
 from session_gateway import protocol as p
 from session_gateway.kiosk_directory import KnownKiosk, find_kiosk
+from session_gateway.session_manager import Connection, manager_of
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -63,17 +65,20 @@ async def kiosk_socket(ws: WebSocket) -> None:
     await ws.send_json(
         {"type": "welcome", "kiosk_id": str(kiosk.kiosk_id), "config_version": kiosk.config_version}
     )
+    conn = Connection(ws, kiosk)
     try:
         while True:
             raw = await ws.receive_text()
-            reply = await handle_message(app, kiosk, raw)
+            reply = await handle_message(app, conn, raw)
             if reply is not None:
-                await ws.send_json(reply)
+                await conn.send(reply)
     except WebSocketDisconnect:
         return
+    finally:
+        manager_of(app).disconnected(conn)
 
 
-async def handle_message(app: ServiceApp, kiosk: KnownKiosk, raw: str) -> dict[str, Any] | None:
+async def handle_message(app: ServiceApp, conn: Connection, raw: str) -> dict[str, Any] | None:
     if len(raw.encode()) > p.MAX_MESSAGE_BYTES:
         return p.error("message_too_large", f"messages are at most {p.MAX_MESSAGE_BYTES} bytes")
     try:
@@ -92,8 +97,20 @@ async def handle_message(app: ServiceApp, kiosk: KnownKiosk, raw: str) -> dict[s
             details=exc.errors(include_url=False, include_context=False, include_input=False),
         )
     if isinstance(message, p.Heartbeat):
-        await record_heartbeat(app, kiosk, message)
+        await record_heartbeat(app, conn.kiosk, message)
         return {"type": "heartbeat.ack"}
+    manager = manager_of(app)
+    if isinstance(message, p.SessionStart):
+        return await manager.start(conn, message.member_id)
+    if isinstance(message, p.SessionResume):
+        return await manager.resume(conn, message.session_id, message.last_seen_seq)
+    session = conn.session
+    if session is None or session.ended:
+        return p.error("no_session", f"{message.type!r} needs a session: send session.start")
+    if isinstance(message, p.Text):
+        await session.user_text(message.text)
+    elif isinstance(message, p.SessionEnd):
+        await session.end("kiosk_ended")
     return None
 
 

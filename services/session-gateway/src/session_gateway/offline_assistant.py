@@ -79,7 +79,7 @@ TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("contact", "contacts", "phone", "email", "telephone"),
     ),
     "address": (
-        ("adresse", "ou", "trouve", "address", "where", "located", "location"),
+        ("adresse", "trouve", "address", "where", "located", "location"),
         ("address", "adresse"),
     ),
 }
@@ -130,7 +130,9 @@ def _lang(config: KioskConfig) -> str:
 def _words(text: str) -> set[str]:
     plain = unicodedata.normalize("NFKD", text.lower())
     plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return set(re.findall(r"[a-z0-9]+", plain))
+    words = set(re.findall(r"[a-z0-9]+", plain))
+    # plurals: "horaires" asks what "horaire" asks
+    return words | {w[:-1] for w in words if len(w) > 3 and w[-1] in "sx"}
 
 
 def _render(value: Any) -> str:

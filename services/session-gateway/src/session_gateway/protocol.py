@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -24,8 +25,30 @@ class Heartbeat(KioskMessage):
     last_error: str | None = Field(default=None, max_length=2000)
 
 
-INBOUND: TypeAdapter[Heartbeat] = TypeAdapter(Annotated[Heartbeat, Field(discriminator="type")])
-KNOWN_TYPES = frozenset({"heartbeat"})
+class SessionStart(KioskMessage):
+    type: Literal["session.start"]
+    member_id: UUID | None = None
+
+
+class Text(KioskMessage):
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class SessionEnd(KioskMessage):
+    type: Literal["session.end"]
+
+
+class SessionResume(KioskMessage):
+    type: Literal["session.resume"]
+    session_id: UUID
+    # the `seq` of the last session message the kiosk received; everything after it is replayed
+    last_seen_seq: int = Field(default=0, ge=0)
+
+
+Inbound = Heartbeat | SessionStart | Text | SessionEnd | SessionResume
+INBOUND: TypeAdapter[Inbound] = TypeAdapter(Annotated[Inbound, Field(discriminator="type")])
+KNOWN_TYPES = frozenset({"heartbeat", "session.start", "text", "session.end", "session.resume"})
 
 # Close codes (4000-4999 are the application's own).
 CLOSE_UNAUTHORIZED = 4401  # no token, or an invalid or expired one

@@ -1,4 +1,10 @@
-"""Recording a finished session: the row and its `session.closed` event in one transaction."""
+"""Persisting sessions: each row and its event are written in one transaction.
+
+- a finished session recorded at once (`record_closed_session`, the HTTP route);
+- a live session: `open_session` (row in state `open` + `session.started`, refused past the
+  gym's cap on concurrent sessions) then `close_session` (the one transition open -> closed,
+  which alone publishes `session.closed`, so it is published exactly once whatever ends it).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from jarvis_common.db import UnitOfWork
@@ -14,6 +21,7 @@ from jarvis_common.errors import Conflict
 from jarvis_common.events.catalogue import (
     SessionClosed,
     SessionEndReason,
+    SessionStarted,
     TokenUsage,
     TranscriptItem,
 )
@@ -59,6 +67,7 @@ async def record_closed_session(uow: UnitOfWork, command: RecordClosedSession) -
             transcript=[t.model_dump(mode="json") for t in command.transcript],
             usage=command.usage.model_dump(mode="json"),
             cost_usd=command.cost_usd,
+            state="closed",
         )
         .on_conflict_do_nothing(index_elements=[sessions.c.id])
         .returning(sessions.c.id)
@@ -72,3 +81,68 @@ async def record_closed_session(uow: UnitOfWork, command: RecordClosedSession) -
     )
     uow.publish(event, gym_id=command.gym_id, franchise_id=command.franchise_id)
     return event
+
+
+class GymAtCapacity(Exception):
+    """The gym already runs its maximum number of concurrent sessions."""
+
+
+async def open_session(
+    uow: UnitOfWork,
+    event: SessionStarted,
+    *,
+    franchise_id: uuid.UUID | None,
+    max_concurrent: int,
+) -> None:
+    """Insert the open row and publish `session.started`, unless the gym is at its cap."""
+    # One gym's session starts are serialised (transaction-scoped lock), so two kiosks of the
+    # same gym starting at once cannot both take the last place.
+    await uow.session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"gateway.sessions.gym:{event.gym_id}"},
+    )
+    running = (
+        await uow.session.execute(
+            select(func.count())
+            .select_from(sessions)
+            .where(sessions.c.gym_id == event.gym_id, sessions.c.state == "open")
+        )
+    ).scalar_one()
+    if running >= max_concurrent:
+        raise GymAtCapacity(f"the gym already runs {running} of {max_concurrent} sessions")
+    await uow.session.execute(
+        sessions.insert().values(
+            id=event.session_id,
+            kiosk_id=event.kiosk_id,
+            gym_id=event.gym_id,
+            franchise_id=franchise_id,
+            member_id=event.member_id,
+            started_at=event.started_at,
+            transcript=[],
+            usage=TokenUsage().model_dump(mode="json"),
+            cost_usd=Decimal("0"),
+            state="open",
+        )
+    )
+    uow.publish(event, gym_id=event.gym_id, franchise_id=franchise_id)
+
+
+async def close_session(uow: UnitOfWork, event: SessionClosed) -> bool:
+    """Store how the session ended and publish `session.closed`; False if it was already closed."""
+    closed = await uow.session.execute(
+        update(sessions)
+        .where(sessions.c.id == event.session_id, sessions.c.state == "open")
+        .values(
+            state="closed",
+            ended_at=event.ended_at,
+            end_reason=event.end_reason,
+            transcript=[t.model_dump(mode="json") for t in event.transcript],
+            usage=event.usage.model_dump(mode="json"),
+            cost_usd=event.cost_usd,
+        )
+        .returning(sessions.c.id)
+    )
+    if closed.scalar_one_or_none() is None:
+        return False
+    uow.publish(event, gym_id=event.gym_id, franchise_id=event.franchise_id)
+    return True

@@ -1,0 +1,400 @@
+"""Live sessions over the kiosk WebSocket with the offline assistant: conversation, errors,
+idle timeout, maximum duration, per-gym cap, resume, kiosk gone, shutdown, exactly-once close."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from jarvis_common.devrun.kafka import free_port
+from jarvis_common.events import new_event
+from jarvis_common.events.catalogue import KioskConfig, KioskProvisioned
+from jarvis_common.service import ServiceApp
+from jarvis_common.settings import PlatformSettings, plain_dsn
+from jarvis_common.testing.waiting import wait_for
+from jarvis_common.tokens import (
+    KIOSK_AUDIENCE,
+    TokenSigner,
+    generate_private_key_pem,
+    public_key_pem,
+)
+from session_gateway import kiosk_directory as d
+from session_gateway.bootstrap import bootstrap
+from session_gateway.providers import MemberContext, ProviderFatal, UserTranscript
+from session_gateway.session_manager import manager_of
+from session_gateway.settings import Settings
+
+KEY = generate_private_key_pem()
+GYM_INFO = {"opening_hours": "6h-23h", "prices": "29,90 € par mois"}
+
+
+class Gateway:
+    def __init__(self, app: ServiceApp, url: str, db: asyncpg.Connection) -> None:
+        self.app, self.url, self.db = app, url, db
+
+    async def kiosk(self, gym: uuid.UUID | None = None, **config: Any) -> uuid.UUID:
+        kiosk_id, gym = uuid.uuid4(), gym or uuid.uuid4()
+        cfg = KioskConfig(gym_name="Fit Lyon", gym_info=GYM_INFO, **config)
+        async with self.app.db.unit_of_work() as uow:
+            await d.learn_provisioned_kiosk(
+                new_event(
+                    KioskProvisioned(
+                        kiosk_id=kiosk_id,
+                        gym_id=gym,
+                        slug=f"k-{kiosk_id.hex[:6]}",
+                        name="Desk",
+                        config=cfg,
+                    ),
+                    source="kiosk-registry",
+                    gym_id=gym,
+                ),
+                uow,
+            )
+        return kiosk_id
+
+    def connect(self, kiosk_id: uuid.UUID) -> Any:
+        signed = TokenSigner(KEY).sign(str(kiosk_id), KIOSK_AUDIENCE, 300)[0]
+        return websockets.connect(f"{self.url}?access_token={signed}")
+
+    async def row(self, session_id: str) -> asyncpg.Record:
+        return await self.db.fetchrow(
+            "SELECT * FROM gateway.sessions WHERE id = $1", uuid.UUID(session_id)
+        )
+
+    async def events(self, topic: str, session_id: str) -> list[dict[str, Any]]:
+        rows = await self.db.fetch(
+            "SELECT payload FROM gateway.outbox WHERE topic = $1 AND key = $2", topic, session_id
+        )
+        return [json.loads(r["payload"]) for r in rows]
+
+
+GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
+@pytest.fixture
+async def make_gateway(platform_settings: PlatformSettings) -> AsyncIterator[GatewayFactory]:
+    stack: list[tuple[ServiceApp, uvicorn.Server, asyncio.Task[None], asyncpg.Connection]] = []
+
+    async def make(**settings: Any) -> Gateway:
+        platform = platform_settings.model_copy(update={"token_public_key": public_key_pem(KEY)})
+        app = bootstrap(platform, Settings(**settings))
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app.http, port=port, lifespan="off", log_config=None)
+        )
+        task = asyncio.create_task(server.serve())
+        await wait_for(lambda: server.started, message="server started")
+        db = await asyncpg.connect(plain_dsn(platform_settings.database_url))
+        stack.append((app, server, task, db))
+        return Gateway(app, f"ws://127.0.0.1:{port}/api/v1/kiosk/ws", db)
+
+    yield make
+    for app, server, task, db in stack:
+        await manager_of(app).end_all("gateway_shutdown")
+        server.should_exit = True
+        await task
+        await db.close()
+        await app.db.dispose()
+
+
+async def recv(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def until(ws: ClientConnection, kind: str, timeout: float = 10) -> list[dict[str, Any]]:
+    """Every message up to and including the first of type `kind`."""
+    got = []
+    while True:
+        message = await recv(ws, timeout)
+        got.append(message)
+        if message["type"] == kind:
+            return got
+
+
+async def start(ws: ClientConnection, **fields: Any) -> str:
+    await recv(ws)  # welcome
+    await ws.send(json.dumps({"type": "session.start", **fields}))
+    started = await recv(ws)
+    assert started["type"] == "session.started", started
+    return started["session_id"]
+
+
+async def test_a_conversation_is_answered_stored_and_announced(make_gateway) -> None:
+    gw = await make_gateway()
+    kiosk_id = await gw.kiosk(language="fr")
+    member = uuid.uuid4()
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws, member_id=str(member))
+        row = await gw.row(session_id)
+        assert (row["state"], row["member_id"], row["ended_at"]) == ("open", member, None)
+        assert len(await gw.events("session.started", session_id)) == 1
+
+        await ws.send(json.dumps({"type": "text", "text": "Quels sont vos horaires ?"}))
+        got = await until(ws, "response.text.done")
+        assert got[0] == {
+            "type": "transcript",
+            "item_id": "u1",
+            "role": "user",
+            "text": "Quels sont vos horaires ?",
+            "seq": 2,
+        }
+        deltas = "".join(m["delta"] for m in got if m["type"] == "response.text.delta")
+        assert deltas == got[-1]["text"] and "6h-23h" in deltas
+        assert [m["seq"] for m in got] == list(range(2, 2 + len(got)))
+
+        await ws.send(json.dumps({"type": "text", "text": "Et la météo ?"}))
+        done = (await until(ws, "response.text.done"))[-1]
+        assert done["text"].startswith("Je ne peux pas répondre")
+
+        await ws.send(json.dumps({"type": "session.end"}))
+        ended = await recv(ws)
+        assert (ended["type"], ended["reason"]) == ("session.ended", "kiosk_ended")
+
+        # the connection outlives the session
+        await ws.send(json.dumps({"type": "heartbeat"}))
+        assert (await recv(ws))["type"] == "heartbeat.ack"
+
+    row = await gw.row(session_id)
+    assert (row["state"], row["end_reason"]) == ("closed", "kiosk_ended")
+    assert row["ended_at"] >= row["started_at"]
+    closed = await gw.events("session.closed", session_id)
+    assert len(closed) == 1
+    data = closed[0]["data"]
+    assert [(t["item_id"], t["role"]) for t in data["transcript"]] == [
+        ("u1", "user"),
+        ("a1", "assistant"),
+        ("u2", "user"),
+        ("a2", "assistant"),
+    ]
+    assert data["member_id"] == str(member) and data["cost_usd"] == "0"
+    assert data["usage"]["text_input"] == 0 and data["language"] == "fr"
+    assert json.loads(row["transcript"]) == data["transcript"]
+
+
+async def test_session_messages_out_of_place_get_errors_and_the_connection_stays(
+    make_gateway,
+) -> None:
+    gw = await make_gateway()
+    kiosk_id = await gw.kiosk()
+    async with gw.connect(kiosk_id) as ws:
+        await recv(ws)
+        for message, code in [
+            ({"type": "text", "text": "allo"}, "no_session"),
+            ({"type": "session.end"}, "no_session"),
+            ({"type": "text", "text": ""}, "invalid_message"),
+            ({"type": "session.start", "member_id": "nope"}, "invalid_message"),
+            ({"type": "session.resume", "session_id": str(uuid.uuid4())}, "unknown_session"),
+        ]:
+            await ws.send(json.dumps(message))
+            reply = await recv(ws)
+            assert (reply["type"], reply["code"]) == ("error", code), message
+        await ws.send(json.dumps({"type": "session.start"}))
+        session_id = (await recv(ws))["session_id"]
+        await ws.send(json.dumps({"type": "session.start"}))
+        reply = await recv(ws)
+        assert (reply["code"], reply["session_id"]) == ("session_already_active", session_id)
+        await ws.send(json.dumps({"type": "session.end"}))
+        assert (await recv(ws))["reason"] == "kiosk_ended"
+        await ws.send(json.dumps({"type": "session.end"}))
+        assert (await recv(ws))["code"] == "no_session"
+    assert len(await gw.events("session.closed", session_id)) == 1
+
+
+async def test_idle_session_times_out(make_gateway) -> None:
+    gw = await make_gateway()
+    kiosk_id = await gw.kiosk(idle_timeout_s=1)
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+        ended = (await until(ws, "session.ended"))[-1]
+        assert ended["reason"] == "idle_timeout"
+    assert (await gw.row(session_id))["end_reason"] == "idle_timeout"
+    assert len(await gw.events("session.closed", session_id)) == 1
+
+
+async def test_maximum_duration_wraps_up_then_ends(make_gateway) -> None:
+    gw = await make_gateway()
+    kiosk_id = await gw.kiosk(language="en", max_duration_s=1, idle_timeout_s=60)
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+        got = await until(ws, "session.ended")
+        assert [m["type"] for m in got] == [
+            "response.text.delta",
+            "response.text.done",
+            "session.ended",
+        ]
+        assert got[1]["text"].startswith("Our time is up") and got[2]["reason"] == "max_duration"
+    data = (await gw.events("session.closed", session_id))[0]["data"]
+    assert data["end_reason"] == "max_duration"
+    assert data["transcript"][-1]["text"].startswith("Our time is up")
+
+
+async def test_a_gym_at_its_cap_refuses_a_new_session_clearly(make_gateway) -> None:
+    gw = await make_gateway()
+    gym = uuid.uuid4()
+    first = await gw.kiosk(gym, max_concurrent_sessions=1)
+    second = await gw.kiosk(gym, max_concurrent_sessions=1)
+    other_gym = await gw.kiosk(max_concurrent_sessions=1)
+    async with gw.connect(first) as a, gw.connect(second) as b, gw.connect(other_gym) as c:
+        await start(a)
+        await recv(b)
+        await b.send(json.dumps({"type": "session.start"}))
+        refused = await recv(b)
+        assert (refused["code"], refused["max_concurrent_sessions"]) == ("gym_at_capacity", 1)
+        assert "refused" in refused["message"]
+        await start(c)  # another gym is not affected
+        await a.send(json.dumps({"type": "session.end"}))
+        await until(a, "session.ended")
+        await b.send(json.dumps({"type": "session.start"}))
+        assert (await recv(b))["type"] == "session.started"
+    assert await gw.db.fetchval("SELECT count(*) FROM gateway.sessions WHERE gym_id = $1", gym) == 2
+
+
+async def test_a_dropped_kiosk_resumes_with_nothing_missing_or_duplicated(make_gateway) -> None:
+    gw = await make_gateway(resume_window_s=10)
+    kiosk_id = await gw.kiosk()
+    received: list[dict[str, Any]] = []
+    async with gw.connect(kiosk_id) as ws:
+        await recv(ws)
+        await ws.send(json.dumps({"type": "session.start"}))
+        received.append(await recv(ws))
+        session_id = received[0]["session_id"]
+        await ws.send(json.dumps({"type": "text", "text": "Quels sont vos prix ?"}))
+        received.append(await recv(ws))  # the user transcript; the answer is lost with the drop
+    manager = manager_of(gw.app)
+    await wait_for(lambda: manager.live[uuid.UUID(session_id)].conn is None, message="detached")
+
+    async with gw.connect(kiosk_id) as ws:
+        await recv(ws)
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "session.resume",
+                    "session_id": session_id,
+                    "last_seen_seq": received[-1]["seq"],
+                }
+            )
+        )
+        resumed = await recv(ws)
+        assert resumed["type"] == "session.resumed" and resumed["session_id"] == session_id
+        received += await until(ws, "response.text.done")
+        assert resumed["last_seq"] == received[-1]["seq"]
+        await ws.send(json.dumps({"type": "text", "text": "horaires ?"}))
+        received += await until(ws, "response.text.done")
+        await ws.send(json.dumps({"type": "session.end"}))
+        received += await until(ws, "session.ended")
+
+    assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
+    answer = "".join(m["delta"] for m in received if m.get("item_id") == "a1" and "delta" in m)
+    assert "29,90 €" in answer
+    data = (await gw.events("session.closed", session_id))[0]["data"]
+    assert [t["item_id"] for t in data["transcript"]] == ["u1", "a1", "u2", "a2"]
+    assert data["end_reason"] == "kiosk_ended"
+
+
+async def test_a_kiosk_that_does_not_come_back_ends_the_session_kiosk_gone(make_gateway) -> None:
+    gw = await make_gateway(resume_window_s=0.3)
+    kiosk_id = await gw.kiosk()
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+    await wait_for(
+        lambda: gw.db.fetchval(
+            "SELECT end_reason FROM gateway.sessions WHERE id = $1 AND state = 'closed'",
+            uuid.UUID(session_id),
+        ),
+        message="session closed",
+    )
+    assert (await gw.row(session_id))["end_reason"] == "kiosk_gone"
+    assert len(await gw.events("session.closed", session_id)) == 1
+    async with gw.connect(kiosk_id) as ws:
+        await recv(ws)
+        await ws.send(json.dumps({"type": "session.resume", "session_id": session_id}))
+        assert (await recv(ws))["code"] == "unknown_session"
+
+
+async def test_another_kiosk_cannot_resume_a_session(make_gateway) -> None:
+    gw = await make_gateway()
+    kiosk_id, intruder = await gw.kiosk(), await gw.kiosk()
+    async with gw.connect(kiosk_id) as ws, gw.connect(intruder) as other:
+        session_id = await start(ws)
+        await recv(other)
+        await other.send(json.dumps({"type": "session.resume", "session_id": session_id}))
+        assert (await recv(other))["code"] == "unknown_session"
+
+
+async def test_gateway_shutdown_ends_open_sessions(make_gateway) -> None:
+    gw = await make_gateway()
+    kiosk_id = await gw.kiosk()
+    await gw.app.start()
+    stopped = False
+    try:
+        async with gw.connect(kiosk_id) as ws:
+            session_id = await start(ws)
+            await gw.app.stop()
+            stopped = True
+            ended = (await until(ws, "session.ended"))[-1]
+            assert ended["reason"] == "gateway_shutdown"
+    finally:
+        if not stopped:
+            await gw.app.stop()
+    assert (await gw.row(session_id))["end_reason"] == "gateway_shutdown"
+    assert len(await gw.events("session.closed", session_id)) == 1
+
+
+async def test_end_paths_racing_publish_session_closed_once(make_gateway) -> None:
+    gw = await make_gateway()
+    kiosk_id = await gw.kiosk()
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+        session = manager_of(gw.app).live[uuid.UUID(session_id)]
+        await asyncio.gather(
+            session.end("kiosk_ended"), session.end("idle_timeout"), session.end("kiosk_gone")
+        )
+        ended = (await until(ws, "session.ended"))[-1]
+    closed = await gw.events("session.closed", session_id)
+    assert len(closed) == 1 and closed[0]["data"]["end_reason"] == ended["reason"]
+    assert (await gw.row(session_id))["end_reason"] == ended["reason"]
+
+
+class FailingProvider:
+    """A provider that reports a late transcript, then a fatal error (e.g. an invalid key)."""
+
+    name = "stub"
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def start(self, config: KioskConfig, member: MemberContext) -> None:
+        pass
+
+    async def send_user_text(self, item_id: str, text: str, reply_item_id: str) -> None:
+        self.queue.put_nowait(ProviderFatal("invalid_api_key"))
+        self.queue.put_nowait(UserTranscript(item_id=item_id, text=text))
+
+    async def events(self) -> AsyncIterator[Any]:
+        while (event := await self.queue.get()) is not None:
+            yield event
+
+    async def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
+async def test_a_fatal_provider_error_ends_the_session_at_once(make_gateway) -> None:
+    gw = await make_gateway()
+    manager_of(gw.app).provider_factory = FailingProvider
+    kiosk_id = await gw.kiosk()
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+        await ws.send(json.dumps({"type": "text", "text": "Bonjour"}))
+        ended = (await until(ws, "session.ended"))[-1]
+        assert ended["reason"] == "upstream_fatal"
+    data = (await gw.events("session.closed", session_id))[0]["data"]
+    # the transcript that arrived after the error is still stored
+    assert [t["text"] for t in data["transcript"]] == ["Bonjour"]
+    assert data["model"] == "stub"
