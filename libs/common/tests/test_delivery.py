@@ -53,3 +53,29 @@ async def test_a_batch_handler_gets_many_events_in_one_call(platform_settings) -
     assert len(rows) == 200
     assert sum(calls) == 200
     assert max(calls) > 1  # applied in batches, not one call per event
+
+
+async def test_published_rows_past_retention_are_forgotten_in_chunks(probe) -> None:
+    from sqlalchemy import text
+
+    await publish(probe, *[checked_in() for _ in range(7)])
+    await wait_for(lambda: _when(effect_rows(probe), lambda r: len(r) >= 7), message="applied")
+    async with probe.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE probe.outbox SET published_at = now() - interval '30 days' "
+                "WHERE id IN (SELECT id FROM probe.outbox ORDER BY id LIMIT 5)"
+            )
+        )
+        await conn.execute(
+            text(
+                "UPDATE probe.processed_events SET processed_at = now() - interval '30 days' "
+                "WHERE event_id IN (SELECT event_id FROM probe.processed_events LIMIT 4)"
+            )
+        )
+
+    assert await probe.relay.delete_expired(chunk=2) == 5  # retention is 7 days
+
+    async with probe.db.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM probe.outbox")) == 2
+        assert await conn.scalar(text("SELECT count(*) FROM probe.processed_events")) == 3

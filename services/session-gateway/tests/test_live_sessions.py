@@ -345,6 +345,12 @@ async def test_gateway_shutdown_ends_open_sessions(make_gateway) -> None:
             await gw.app.stop()
     assert (await gw.row(session_id))["end_reason"] == "gateway_shutdown"
     assert len(await gw.events("session.closed", session_id)) == 1
+    # Published before the gateway let go of the broker, not left for its next start.
+    published = await gw.db.fetchval(
+        "SELECT published_at FROM gateway.outbox WHERE topic = 'session.closed' AND key = $1",
+        session_id,
+    )
+    assert published is not None
 
 
 async def test_end_paths_racing_publish_session_closed_once(make_gateway) -> None:

@@ -125,17 +125,21 @@ class ServiceApp:
         log.info("%s started", self.name)
 
     async def stop(self) -> None:
-        """Drain: in-flight handlers finish and commit before the clients close."""
+        """Drain: in-flight handlers finish and commit, background tasks wind down (and may
+        record final events, such as sessions ended by the shutdown), the relay publishes what
+        was committed, and only then do the clients close."""
         if self._producer is None:
             return
         self.started = False
         await self.broker.stop()
-        self.relay.stop()
-        for task in self._tasks:
-            if task.get_name().endswith("-relay"):
-                continue
+        relay_task = next(t for t in self._tasks if t.get_name().endswith("-relay"))
+        others = [t for t in self._tasks if t is not relay_task]
+        for task in others:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
+        await self.relay.wait_until_published(timeout=min(5.0, self.platform.shutdown_grace_s))
+        self.relay.stop()
+        await asyncio.gather(relay_task, return_exceptions=True)
         self._tasks.clear()
         await self._producer.stop()
         self._producer = None

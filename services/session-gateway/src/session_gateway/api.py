@@ -1,6 +1,6 @@
 """HTTP routes of the gateway.
 
-Until the kiosk WebSocket protocol lands, finished sessions are recorded through this route by
+Finished sessions can also be recorded through this route by
 an operator-authenticated client (the kiosk simulator, tests).
 """
 

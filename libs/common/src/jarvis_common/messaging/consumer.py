@@ -87,7 +87,9 @@ class InboxConsumer:
         )
 
     async def process_retries(self, records: Sequence[ConsumerRecord]) -> None:
-        """Retry-topic records wait for their due time; they are in due order per partition."""
+        """Retry-topic records wait for their due time, one after another. Records with a short
+        delay may wait behind one with a long delay on the same partition: a retry is late,
+        never early."""
         for record in records:
             due_ms = r.int_header(record.headers, r.H_DUE_AT)
             wait_s = (due_ms - r.now_ms()) / 1000

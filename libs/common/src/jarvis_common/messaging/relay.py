@@ -147,19 +147,55 @@ class OutboxRelay:
             self.metrics.outbox_published.labels(row.topic).inc()
         return len(rows)
 
-    async def delete_expired(self) -> int:
+    async def wait_until_published(self, timeout: float) -> bool:
+        """Wait (while relays run) until no committed row is left unpublished, or `timeout`."""
         o = self.outbox
-        async with self.db.engine.begin() as conn:
-            result = await conn.execute(
-                o.delete().where(o.c.published_at < func.now() - self.config.retention)
-            )
-            await conn.execute(
-                self.db.messaging.processed_events.delete().where(
-                    self.db.messaging.processed_events.c.processed_at
-                    < func.now() - 2 * self.config.retention
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                async with self.db.engine.connect() as conn:
+                    pending = await conn.scalar(
+                        select(func.count()).select_from(o).where(o.c.published_at.is_(None))
+                    )
+            except Exception:
+                log.warning("cannot tell whether the outbox is drained", exc_info=True)
+                return False
+            if not pending:
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning(
+                    "stopping with %d outbox rows unpublished; the next start sends them", pending
                 )
+                return False
+            self.notify()
+            await asyncio.sleep(0.05)
+
+    async def delete_expired(self, chunk: int = 10_000) -> int:
+        """Forget published rows past retention, in short transactions, so a large backlog of
+        old rows never holds locks (or the relay) for long."""
+        o, p = self.outbox, self.db.messaging.processed_events
+        deleted = 0
+        for table, column, age in (
+            (o, o.c.published_at, self.config.retention),
+            # Kept twice as long, so events republished from the outbox are still recognised.
+            (p, p.c.processed_at, 2 * self.config.retention),
+        ):
+            name = f"{table.schema}.{table.name}" if table.schema else table.name
+            statement = text(
+                f"DELETE FROM {name} WHERE ctid IN (SELECT ctid FROM {name} "
+                f"WHERE {column.name} < now() - make_interval(secs => :age) LIMIT :chunk)"
             )
-        return result.rowcount or 0
+            while True:
+                async with self.db.engine.begin() as conn:
+                    result = await conn.execute(
+                        statement, {"age": age.total_seconds(), "chunk": chunk}
+                    )
+                count = result.rowcount or 0
+                if table is o:
+                    deleted += count
+                if count < chunk:
+                    break
+        return deleted
 
     async def _sleep(self, seconds: float) -> None:
         try:
