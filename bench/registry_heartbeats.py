@@ -47,31 +47,25 @@ import asyncio
 import contextvars
 import cProfile
 import gc
-import io
 import json
 import logging
 import os
-import platform
-import pstats
 import sys
-import tempfile
 import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import metadata as pkg_metadata
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from bench.common import Infrastructure, machine, profile_summary
 from jarvis_common import service as service_module
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.db.uow import UnitOfWork
-from jarvis_common.devrun.kafka import EmbeddedKafka, free_port
-from jarvis_common.devrun.postgres import EmbeddedPostgres
 from jarvis_common.events import new_event
 from jarvis_common.events.catalogue import KioskHeartbeatReceived
 from jarvis_common.messaging.consumer import InboxConsumer
@@ -101,50 +95,6 @@ KIOSKS_PER_GYM = 10
 
 
 # --- infrastructure -----------------------------------------------------------------------------
-
-
-class Infrastructure:
-    """A throw-away PostgreSQL and a fresh broker, both in a temporary directory."""
-
-    def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="jarvis-bench-hb-")
-        tmp = Path(self._tmp.name)
-        self.postgres = EmbeddedPostgres(tmp / "pg", delete_on_stop=True)
-        self.kafka = EmbeddedKafka(free_port(), log_file=tmp / "broker.log")
-        self.database_url = ""
-
-    def start(self) -> None:
-        self.postgres.start()
-        self.postgres.ensure_database(DATABASE)
-        self.database_url = self.postgres.url(DATABASE)
-        self.kafka.start()
-
-    def stop(self) -> None:
-        try:
-            self.kafka.stop()
-        finally:
-            try:
-                self.postgres.stop()
-            finally:
-                self._tmp.cleanup()
-
-    def processes(self) -> dict[str, list[Any]]:
-        if psutil is None:
-            return {}
-        found: dict[str, list[Any]] = {"broker": [], "postgres": []}
-        for child in psutil.Process().children(recursive=True):
-            try:
-                if "broker" in " ".join(child.cmdline()):
-                    found["broker"].append(child)
-            except psutil.Error:
-                pass
-        try:
-            pid = int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
-            postmaster = psutil.Process(pid)
-            found["postgres"] = [postmaster, *postmaster.children(recursive=True)]
-        except (OSError, ValueError, psutil.Error):
-            pass
-        return found
 
 
 class CpuMeter:
@@ -761,52 +711,6 @@ async def check(infra: Infrastructure, newest: dict[uuid.UUID, datetime]) -> dic
     }
 
 
-def profile_summary(profiler: cProfile.Profile, limit: int = 30) -> list[dict[str, Any]]:
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    rows = []
-    for (filename, line, func), (_, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append(
-            {
-                "function": f"{_short(filename)}:{line}({func})",
-                "calls": ncalls,
-                "tottime_s": round(tottime, 3),
-                "cumtime_s": round(cumtime, 3),
-            }
-        )
-    rows.sort(key=lambda r: r["tottime_s"], reverse=True)
-    return rows[:limit]
-
-
-def _short(filename: str) -> str:
-    for marker in ("site-packages/", "src/", "lib/python"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
-
-
-# --- report -------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    try:
-        info["load_avg_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        pass
-    versions = {}
-    for package in ("aiokafka", "faststream", "sqlalchemy", "asyncpg", "pydantic", "pgserver"):
-        try:
-            versions[package] = pkg_metadata.version(package)
-        except pkg_metadata.PackageNotFoundError:
-            pass
-    info["packages"] = versions
-    return info
-
-
 def mean_of(before: dict[str, Any], after: dict[str, Any], key: str) -> dict[str, Any]:
     return {
         "per_s": round((before[key]["per_s"] + after[key]["per_s"]) / 2),
@@ -1004,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    infra = Infrastructure()
+    infra = Infrastructure(DATABASE)
     print("starting embedded PostgreSQL and broker ...", flush=True)
     infra.start()
     try:
