@@ -209,8 +209,10 @@ def main() -> None:
             print(f"  {name:<16} {url}   ({url}/readyz, {url}/metrics)", flush=True)
         print(f"  {'kafka':<16} {runner.env['JARVIS_KAFKA_BOOTSTRAP_SERVERS']}")
         print(
-            f"\nLogs in {runner.config.data_dir / 'logs'}; admin token in "
-            f"{runner.config.data_dir / 'admin-token'}. Ctrl-C stops everything.",
+            f"\nDashboards: log in as {DEV_ADMIN_EMAIL} with the password in "
+            f"{runner.config.data_dir / 'admin-token'} (POST /api/v1/auth/login; API docs at "
+            f"{urls.get('kiosk-registry', '')}/docs).\n"
+            f"Logs in {runner.config.data_dir / 'logs'}. Ctrl-C stops everything.",
             flush=True,
         )
         while not stop:
