@@ -50,6 +50,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         }
     },
     "PATCH /api/v1/users/{user_id}": {"json": {"full_name": "Renamed"}},
+    "PUT /api/v1/users/{user_id}/scope": {"json": {"role": "gym_manager", "gym_id": "{gym_id}"}},
     "POST /api/v1/gyms/{gym_id}/kiosks": {"json": {"name": "Front desk"}},
     "PATCH /api/v1/kiosks/{kiosk_id}/config": {"json": {"config_version": 1, "persona": "Coach"}},
     "GET /api/v1/gyms/{gym_id}/usage": {"params": {"from": "2026-01-01", "to": "2026-12-31"}},

@@ -226,3 +226,67 @@ async def test_gym_information_is_bounded(world: World) -> None:
         f"/api/v1/gyms/{world.ids['gym_a1']}", json=huge, headers=world.as_("manager_a1")
     )
     assert response.status_code == 422
+
+
+async def test_a_super_admin_repairs_a_legacy_account_and_no_one_else_can(
+    world: World, registry
+) -> None:
+    import uuid
+
+    from sqlalchemy import insert, text
+
+    from kiosk_registry.auth import hash_password
+    from kiosk_registry.tables import users
+
+    broken = uuid.uuid4()
+    check = await _constraint(registry, "ck_users_role_scope")
+    async with registry.db.unit_of_work() as uow:
+        # A gym manager with no gym, as migration 0003 can leave one (the legacy access pointed
+        # nowhere): the role check was added NOT VALID, so such rows predate it.
+        await uow.session.execute(
+            text("ALTER TABLE registry.users DROP CONSTRAINT ck_users_role_scope")
+        )
+        await uow.session.execute(
+            insert(users).values(
+                id=broken,
+                email="lost@jarvis-gym.fr",
+                role="gym_manager",
+                gym_id=None,
+                password_hash=hash_password(PASSWORD),
+            )
+        )
+        await uow.session.execute(
+            text(f"ALTER TABLE registry.users ADD CONSTRAINT ck_users_role_scope {check} NOT VALID")
+        )
+    lost = await world.login("lost@jarvis-gym.fr")
+    assert (await world.api.get("/api/v1/me", headers=lost)).status_code == 401
+    patched = await world.api.patch(
+        f"/api/v1/users/{broken}", json={"full_name": "x"}, headers=world.as_("admin")
+    )
+    assert patched.status_code == 409
+
+    scope = {"role": "gym_manager", "gym_id": str(world.ids["gym_a1"])}
+    by_owner = await world.api.put(
+        f"/api/v1/users/{world.ids['user_manager_a1']}/scope",
+        json={"role": "super_admin"},
+        headers=world.as_("owner_a"),
+    )
+    assert by_owner.status_code == 403  # a role is never raised by anyone but a super admin
+    repaired = await world.api.put(
+        f"/api/v1/users/{broken}/scope", json=scope, headers=world.as_("admin")
+    )
+    assert repaired.status_code == 200, repaired.text
+    assert repaired.json()["franchise_id"] == str(world.ids["franchise_a"])
+    me = await world.api.get("/api/v1/me", headers=lost)
+    assert (me.status_code, me.json()["gym_id"]) == (200, str(world.ids["gym_a1"]))
+
+
+async def _constraint(registry, name: str) -> str:
+    from sqlalchemy import text
+
+    async with registry.db.session() as session:
+        definition = await session.scalar(
+            text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :n"),
+            {"n": name},
+        )
+    return definition.removesuffix(" NOT VALID")

@@ -279,19 +279,20 @@ async def get_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID) ->
     return User.model_validate(dict(row))
 
 
-async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> User:
-    """Super admins create anyone; a franchise owner creates gym managers of their own gyms."""
-    if principal.role == "franchise_owner":
-        if body.role != "gym_manager":
-            raise Forbidden("franchise owners create gym managers only")
-    else:
-        require_role(principal, "super_admin")
-    if body.role == "super_admin" and (body.franchise_id or body.gym_id):
+async def _resolve_scope(
+    uow: UnitOfWork,
+    principal: Principal,
+    role: Role,
+    franchise_id: uuid.UUID | None,
+    gym_id: uuid.UUID | None,
+) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """The (franchise_id, gym_id) a role is given, checked to exist in the caller's tenant.
+    A gym manager's franchise is always their gym's."""
+    if role == "super_admin" and (franchise_id or gym_id):
         raise AppError(
             "a super admin belongs to no franchise or gym", code="invalid_scope", status_code=422
         )
-    franchise_id, gym_id = body.franchise_id, body.gym_id
-    if body.role == "franchise_owner":
+    if role == "franchise_owner":
         if franchise_id is None or gym_id is not None:
             raise AppError(
                 "a franchise owner has a franchise_id and no gym_id",
@@ -299,11 +300,24 @@ async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> Us
                 status_code=422,
             )
         await get_franchise(uow, principal, franchise_id)
-    if body.role == "gym_manager":
+    if role == "gym_manager":
         if gym_id is None:
             raise AppError("a gym manager has a gym_id", code="invalid_scope", status_code=422)
         gym = await visible_gym(uow, principal, gym_id)
         franchise_id = gym["franchise_id"]
+    return franchise_id, gym_id
+
+
+async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> User:
+    """Super admins create anyone; a franchise owner creates gym managers of their own gyms."""
+    if principal.role == "franchise_owner":
+        if body.role != "gym_manager":
+            raise Forbidden("franchise owners create gym managers only")
+    else:
+        require_role(principal, "super_admin")
+    franchise_id, gym_id = await _resolve_scope(
+        uow, principal, body.role, body.franchise_id, body.gym_id
+    )
     user = User(
         id=uuid.uuid4(),
         email=body.email.lower(),
@@ -385,5 +399,45 @@ async def update_user(
         franchise_id=before.franchise_id,
         before=before,
         after=audited_after,
+    )
+    return after
+
+
+class UserScope(Strict):
+    role: Role
+    franchise_id: uuid.UUID | None = None
+    gym_id: uuid.UUID | None = None
+
+
+async def set_user_scope(
+    uow: UnitOfWork, principal: Principal, user_id: uuid.UUID, body: UserScope
+) -> User:
+    """Super admins only: give an account its role and scope (and repair legacy accounts whose
+    role and scope disagree). The one way a role or a tenant ever changes."""
+    before = await get_user(uow, principal, user_id)
+    require_role(principal, "super_admin")
+    if user_id == principal.user_id and body.role != "super_admin":
+        raise AppError("you cannot demote your own account", code="invalid_change")
+    franchise_id, gym_id = await _resolve_scope(
+        uow, principal, body.role, body.franchise_id, body.gym_id
+    )
+    await uow.session.execute(
+        users.update()
+        .where(users.c.id == user_id)
+        .values(role=body.role, franchise_id=franchise_id, gym_id=gym_id, updated_at=func.now())
+    )
+    after = before.model_copy(
+        update={"role": body.role, "franchise_id": franchise_id, "gym_id": gym_id}
+    )
+    await record_change(
+        uow,
+        principal.actor,
+        "user.scope_changed",
+        "user",
+        user_id,
+        gym_id=gym_id,
+        franchise_id=franchise_id,
+        before=before,
+        after=after,
     )
     return after

@@ -75,3 +75,10 @@ async def update_user(
     user_id: uuid.UUID, body: t.UserPatch, principal: CurrentUser, uow: UoW
 ) -> t.User:
     return await t.update_user(uow, principal, user_id, body)
+
+
+@router.put("/users/{user_id}/scope")
+async def set_user_scope(
+    user_id: uuid.UUID, body: t.UserScope, principal: CurrentUser, uow: UoW
+) -> t.User:
+    return await t.set_user_scope(uow, principal, user_id, body)
