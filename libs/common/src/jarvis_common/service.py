@@ -90,7 +90,9 @@ class ServiceApp:
         install_error_handlers(self.http)
         install_request_context(self.http)
         self.http.include_router(health_router)
+        # Background tasks; the relay's task is kept apart because it stops last.
         self._tasks: list[asyncio.Task[Any]] = []
+        self._relay_task: asyncio.Task[Any] | None = None
         self._wired = False
         self.started = False
 
@@ -118,7 +120,7 @@ class ServiceApp:
         self._relay = OutboxRelay(self.db, self._producer, self.metrics, self.relay_config)
         self._wire_handlers()
         await self.broker.start()
-        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
         for task in self.background:
             self._tasks.append(asyncio.create_task(task(self), name=f"{self.name}-{task.__name__}"))
         self.started = True
@@ -132,15 +134,15 @@ class ServiceApp:
             return
         self.started = False
         await self.broker.stop()
-        relay_task = next(t for t in self._tasks if t.get_name().endswith("-relay"))
-        others = [t for t in self._tasks if t is not relay_task]
-        for task in others:
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
-        await self.relay.wait_until_published(timeout=min(5.0, self.platform.shutdown_grace_s))
-        self.relay.stop()
-        await asyncio.gather(relay_task, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._relay_task is not None:  # None when start() failed before the relay began
+            await self.relay.wait_until_published(timeout=min(5.0, self.platform.shutdown_grace_s))
+            self.relay.stop()
+            await asyncio.gather(self._relay_task, return_exceptions=True)
+            self._relay_task = None
         await self._producer.stop()
         self._producer = None
         await self.db.dispose()
