@@ -2,7 +2,6 @@
 
 from jarvis_common.events.catalogue import KioskConfig
 from session_gateway.offline_assistant import answer, wrap_up
-from session_gateway.session_manager import order_by_chain
 
 GYM_INFO = {
     "opening_hours": "lun-ven 6h-23h, sam-dim 8h-20h",
@@ -43,8 +42,3 @@ def test_greetings_wrap_up_and_determinism() -> None:
     assert answer(FR, "Bonjour !").startswith("Bonjour et bienvenue à Fit Lyon")
     assert "Fit Lyon" in wrap_up(FR) and wrap_up(EN).startswith("Our time is up")
     assert answer(FR, "horaires et prix ?") == answer(FR, "horaires et prix ?")
-
-
-def test_the_transcript_follows_the_item_chain_not_arrival() -> None:
-    arrived = [("a1", "u1"), ("u2", "a1"), ("u1", None), ("a2", "u2"), ("orphan", "zz")]
-    assert order_by_chain(arrived) == ["u1", "a1", "u2", "a2", "orphan"]

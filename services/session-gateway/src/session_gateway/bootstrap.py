@@ -6,7 +6,8 @@ from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-from session_gateway import api, kiosk_directory, kiosk_socket
+from session_gateway import api, kiosk_directory, kiosk_socket, member_directory
+from session_gateway.recovery import keep_lease_and_close_orphans
 from session_gateway.session_manager import SessionManager, end_sessions_on_shutdown
 from session_gateway.settings import Settings
 from session_gateway.tables import SCHEMA, messaging, metadata
@@ -21,9 +22,11 @@ def bootstrap(
     app.http.include_router(api.router)
     app.http.include_router(kiosk_socket.router)
     app.handlers.include(kiosk_directory.handlers)
-    # Live sessions over the kiosk socket; offline assistant until the Realtime relay lands.
+    app.handlers.include(member_directory.handlers)
+    # Live sessions over the kiosk socket: the Realtime relay with an OpenAI key, else offline.
     app.http.state.sessions = SessionManager(app, settings)
     app.background.append(end_sessions_on_shutdown)
+    app.background.append(keep_lease_and_close_orphans)
     return app
 
 

@@ -24,6 +24,7 @@ from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken, TokenVerifier
 from session_gateway import protocol as p
 from session_gateway.kiosk_directory import KnownKiosk, find_kiosk
 from session_gateway.session_manager import Connection, manager_of
+from session_gateway.transcript import is_base64
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -107,8 +108,17 @@ async def handle_message(app: ServiceApp, conn: Connection, raw: str) -> dict[st
     session = conn.session
     if session is None or session.ended:
         return p.error("no_session", f"{message.type!r} needs a session: send session.start")
-    if isinstance(message, p.Text):
+    if isinstance(message, p.AudioAppend):
+        if not session.provider.accepts_audio:
+            return p.error("audio_unsupported", "this session takes text only (offline assistant)")
+        if len(message.audio) % 4 or not is_base64(message.audio):
+            return p.error("invalid_audio", "audio is base64 of PCM16 mono 24 kHz samples")
+        await session.user_audio(message.audio)
+    elif isinstance(message, p.Text):
         await session.user_text(message.text)
+    elif isinstance(message, p.PlaybackStopped):
+        if not await session.playback_stopped(message.item_id, message.played_ms):
+            return p.error("unknown_item", "no assistant audio with this item id in this session")
     elif isinstance(message, p.SessionEnd):
         await session.end("kiosk_ended")
     return None

@@ -18,6 +18,8 @@ from jarvis_common.events.catalogue import KioskConfig, TokenUsage
 from session_gateway.providers import (
     AssistantTextDelta,
     AssistantTextDone,
+    History,
+    ItemAdded,
     MemberContext,
     ProviderEvent,
     UsageReport,
@@ -190,25 +192,49 @@ class OfflineAssistant:
     """ConversationProvider without any network: answers are computed locally, zero tokens."""
 
     name = "offline"
+    transcription_model = None
+    accepts_audio = False
 
     def __init__(self) -> None:
         self._config = KioskConfig()
         self._queue: asyncio.Queue[ProviderEvent | None] = asyncio.Queue()
+        self._turns = 0
+        self._last: str | None = None
 
-    async def start(self, config: KioskConfig, member: MemberContext) -> None:
+    async def start(self, config: KioskConfig, member: MemberContext, history: History) -> None:
         self._config = config
 
-    async def send_user_text(self, item_id: str, text: str, reply_item_id: str) -> None:
+    def _say(self, text: str) -> None:
+        self._turns += 1
+        item_id = f"a{self._turns}"
+        self._queue.put_nowait(
+            ItemAdded(item_id=item_id, previous_item_id=self._last, role="assistant")
+        )
+        self._last = item_id
+        for chunk in _chunks(text):
+            self._queue.put_nowait(AssistantTextDelta(item_id=item_id, delta=chunk))
+        self._queue.put_nowait(AssistantTextDone(item_id=item_id, text=text))
+
+    async def send_user_text(self, text: str) -> None:
+        item_id = f"u{self._turns + 1}"
+        self._queue.put_nowait(ItemAdded(item_id=item_id, previous_item_id=self._last, role="user"))
+        self._last = item_id
         self._queue.put_nowait(UserTranscript(item_id=item_id, text=text))
-        reply = answer(self._config, text)
-        for chunk in _chunks(reply):
-            self._queue.put_nowait(AssistantTextDelta(item_id=reply_item_id, delta=chunk))
-        self._queue.put_nowait(AssistantTextDone(item_id=reply_item_id, text=reply))
+        self._say(answer(self._config, text))
         self._queue.put_nowait(UsageReport(usage=TokenUsage()))
+
+    async def append_audio(self, audio: str) -> None:
+        raise NotImplementedError("the offline assistant reads text only")
+
+    async def truncate(self, item_id: str, audio_end_ms: int) -> None:
+        return None  # it never speaks
+
+    async def wrap_up(self, instructions: str) -> None:
+        self._say(wrap_up(self._config))
 
     async def events(self) -> AsyncIterator[ProviderEvent]:
         while (event := await self._queue.get()) is not None:
             yield event
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float) -> None:
         self._queue.put_nowait(None)

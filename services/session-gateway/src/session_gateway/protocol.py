@@ -46,9 +46,35 @@ class SessionResume(KioskMessage):
     last_seen_seq: int = Field(default=0, ge=0)
 
 
-Inbound = Heartbeat | SessionStart | Text | SessionEnd | SessionResume
+class AudioAppend(KioskMessage):
+    type: Literal["audio.append"]
+    # base64 of PCM16 mono 24 kHz little-endian samples; checked in transcript.is_base64
+    audio: str = Field(min_length=4, max_length=200_000)
+
+
+class PlaybackStopped(KioskMessage):
+    """The kiosk stopped playing an assistant item (the member talked over it)."""
+
+    type: Literal["playback.stopped"]
+    item_id: str = Field(min_length=1, max_length=64)
+    played_ms: int = Field(ge=0)
+
+
+Inbound = (
+    Heartbeat | SessionStart | Text | SessionEnd | SessionResume | AudioAppend | PlaybackStopped
+)
 INBOUND: TypeAdapter[Inbound] = TypeAdapter(Annotated[Inbound, Field(discriminator="type")])
-KNOWN_TYPES = frozenset({"heartbeat", "session.start", "text", "session.end", "session.resume"})
+KNOWN_TYPES = frozenset(
+    {
+        "heartbeat",
+        "session.start",
+        "text",
+        "session.end",
+        "session.resume",
+        "audio.append",
+        "playback.stopped",
+    }
+)
 
 # Close codes (4000-4999 are the application's own).
 CLOSE_UNAUTHORIZED = 4401  # no token, or an invalid or expired one

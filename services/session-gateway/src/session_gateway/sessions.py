@@ -93,6 +93,7 @@ async def open_session(
     *,
     franchise_id: uuid.UUID | None,
     max_concurrent: int,
+    owner: uuid.UUID,
 ) -> None:
     """Insert the open row and publish `session.started`, unless the gym is at its cap."""
     # One gym's session starts are serialised (transaction-scoped lock), so two kiosks of the
@@ -122,6 +123,7 @@ async def open_session(
             usage=TokenUsage().model_dump(mode="json"),
             cost_usd=Decimal("0"),
             state="open",
+            owner=owner,
         )
     )
     uow.publish(event, gym_id=event.gym_id, franchise_id=franchise_id)
@@ -139,6 +141,7 @@ async def close_session(uow: UnitOfWork, event: SessionClosed) -> bool:
             transcript=[t.model_dump(mode="json") for t in event.transcript],
             usage=event.usage.model_dump(mode="json"),
             cost_usd=event.cost_usd,
+            price_table_version=event.price_table_version,
         )
         .returning(sessions.c.id)
     )
@@ -146,3 +149,23 @@ async def close_session(uow: UnitOfWork, event: SessionClosed) -> bool:
         return False
     uow.publish(event, gym_id=event.gym_id, franchise_id=event.franchise_id)
     return True
+
+
+async def checkpoint_session(
+    uow: UnitOfWork,
+    session_id: uuid.UUID,
+    transcript: tuple[TranscriptItem, ...],
+    usage: TokenUsage,
+    cost_usd: Decimal,
+) -> None:
+    """Save an open session's conversation so far, for the sweep if its process dies."""
+    await uow.session.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id, sessions.c.state == "open")
+        .values(
+            transcript=[t.model_dump(mode="json") for t in transcript],
+            usage=usage.model_dump(mode="json"),
+            cost_usd=cost_usd,
+            checkpointed_at=func.now(),
+        )
+    )

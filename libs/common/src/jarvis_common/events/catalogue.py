@@ -87,6 +87,7 @@ class TokenUsage(BaseModel):
     audio_output: int = 0
     cached_input: int = 0
     transcription_input: int = 0
+    transcription_output: int = 0
 
 
 class ChurnSignal(BaseModel):
@@ -129,6 +130,8 @@ SessionEndReason = Literal[
     "upstream_fatal",
     "budget_exceeded",
     "gateway_shutdown",
+    # the gateway process that ran it died; closed by another replica from its last checkpoint
+    "gateway_lost",
 ]
 
 
