@@ -270,6 +270,9 @@ class RealtimeRelay:
         log.warning("realtime: %s; reopening and replaying the conversation", why)
         self._conn = None
         self._speaking = False
+        # the replay is the session's transcript: let it apply what was already received
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), 1.0)
         self._conn = await self._open(replay=True)
         self.reconnects += 1
 
@@ -464,7 +467,10 @@ class RealtimeRelay:
 
     async def events(self) -> AsyncIterator[ProviderEvent]:
         while (event := await self._queue.get()) is not None:
-            yield event
+            try:
+                yield event
+            finally:  # the session has applied it (see _reopen)
+                self._queue.task_done()
 
     async def close(self, grace_s: float) -> None:
         """Stop a response still running (its usage still counts), wait up to `grace_s` for it
