@@ -1,10 +1,8 @@
-from jarvis_common.runner import run
-from scheduler.bootstrap import SERVICE
+import sys
 
+from scheduler.cli import main
 
-def main() -> None:
-    run(SERVICE)
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
