@@ -232,6 +232,27 @@ class KioskStatusChanged(EventData):
 
 
 @_register
+class GymUpserted(EventData):
+    """A gym's current state, with who receives its reports: published when the gym changes and
+    when one of its managers, or an owner of its franchise, is added, changed or deactivated."""
+
+    event_type = "gym.upserted"
+    event_version = 1
+    subject_field = "gym_id"
+
+    gym_id: uuid.UUID
+    franchise_id: uuid.UUID | None = None
+    franchise_name: str | None = None
+    name: str
+    timezone: str = "Europe/Paris"
+    language: str = "fr"
+    # e-mail addresses of the gym's active managers, and of its franchise's active owners
+    manager_emails: tuple[str, ...] = ()
+    franchise_owner_emails: tuple[str, ...] = ()
+    updated_at: datetime
+
+
+@_register
 class MemberUpserted(EventData):
     event_type = "member.upserted"
     event_version = 1
