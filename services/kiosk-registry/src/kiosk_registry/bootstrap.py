@@ -19,6 +19,7 @@ from jarvis_common.tokens import (
 from kiosk_registry import fleet_status
 from kiosk_registry.api import auth, dashboards, kiosks, members, provisioning, tenants
 from kiosk_registry.auth import RegistryContext, hash_password_async
+from kiosk_registry.gym_announcements import announce_unannounced_gyms
 from kiosk_registry.handlers import handlers
 from kiosk_registry.settings import Settings
 from kiosk_registry.tables import SCHEMA, messaging, metadata, users
@@ -45,6 +46,7 @@ def bootstrap(
     app.handlers.include(handlers)
     app.background.append(ensure_bootstrap_admin)
     app.background.append(fleet_status.watch_kiosk_status)
+    app.background.append(announce_unannounced_gyms)
     fleet_status.configure(app)
     return app
 

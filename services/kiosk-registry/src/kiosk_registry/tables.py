@@ -63,6 +63,8 @@ gyms = Table(
     # What the kiosk assistant may tell members: opening hours, classes, prices, contacts.
     Column("info", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     *_timestamps(),
+    # when gym.upserted last announced it (null: never, e.g. a gym from the legacy database)
+    Column("announced_at", DateTime(timezone=True)),
 )
 
 users = Table(

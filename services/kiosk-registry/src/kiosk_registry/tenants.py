@@ -14,6 +14,7 @@ from jarvis_common.db import UnitOfWork
 from jarvis_common.errors import AppError, Conflict, Forbidden, NotFound
 from kiosk_registry.audit import record_change
 from kiosk_registry.auth import Principal, Role, hash_password_async, require_role
+from kiosk_registry.gym_announcements import announce_gyms, gyms_reached_by
 from kiosk_registry.kiosks import republish_gym_kiosks
 from kiosk_registry.tables import franchises, gyms, users
 from kiosk_registry.tenancy import gym_scope, visible_gym
@@ -207,6 +208,7 @@ async def create_gym(uow: UnitOfWork, principal: Principal, body: GymIn) -> Gym:
         franchise_id=gym.franchise_id,
         after=gym,
     )
+    await announce_gyms(uow, [gym.id])
     return gym
 
 
@@ -236,6 +238,8 @@ async def update_gym(
     )
     if changes.keys() & {"name", "language", "info"}:
         await republish_gym_kiosks(uow, principal.actor, gym_id)
+    if changes.keys() & {"name", "language", "timezone"}:
+        await announce_gyms(uow, [gym_id])
     return after
 
 
@@ -351,6 +355,7 @@ async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> Us
         franchise_id=franchise_id,
         after=user,
     )
+    await announce_gyms(uow, await gyms_reached_by(uow, user.role, franchise_id, gym_id))
     return user
 
 
@@ -400,6 +405,10 @@ async def update_user(
         before=before,
         after=audited_after,
     )
+    if changes.keys() & {"active"}:
+        await announce_gyms(
+            uow, await gyms_reached_by(uow, before.role, before.franchise_id, before.gym_id)
+        )
     return after
 
 
@@ -440,4 +449,8 @@ async def set_user_scope(
         before=before,
         after=after,
     )
+    # the recipients of the gyms it left and of the gyms it joined
+    reached = await gyms_reached_by(uow, before.role, before.franchise_id, before.gym_id)
+    reached += await gyms_reached_by(uow, after.role, after.franchise_id, after.gym_id)
+    await announce_gyms(uow, reached)
     return after
