@@ -126,8 +126,9 @@ class LiveSession:
             self._changed.set()
 
     def _active(self) -> None:
+        # Only moves the idle deadline later: the watchdog finds out when it wakes up, so the
+        # busy path (an audio delta every 100 ms) does not wake it.
         self.last_activity = time.monotonic()
-        self._changed.set()
 
     # --- member input -------------------------------------------------------------------
 

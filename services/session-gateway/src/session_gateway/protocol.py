@@ -46,10 +46,14 @@ class SessionResume(KioskMessage):
     last_seen_seq: int = Field(default=0, ge=0)
 
 
+MAX_AUDIO_CHARS = 200_000  # about 3 s of audio per message
+
+
 class AudioAppend(KioskMessage):
     type: Literal["audio.append"]
     # base64 of PCM16 mono 24 kHz little-endian samples; checked in transcript.is_base64
-    audio: str = Field(min_length=4, max_length=200_000)
+    audio: str = Field(min_length=4, max_length=MAX_AUDIO_CHARS)
+
 
 
 class PlaybackStopped(KioskMessage):

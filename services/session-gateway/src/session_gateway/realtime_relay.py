@@ -61,6 +61,9 @@ FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
 # Member audio kept until the provider commits it, to re-send after a reconnect (~15 s).
 MAX_UNCOMMITTED_AUDIO_CHARS = 15 * 64_000
 INAUDIBLE = "(inaudible)"
+# A plain recv() until this close to the rotation; then recv() with a timeout, so an idle
+# conversation still rotates (a timeout per message costs a task: not for the whole hour).
+ROTATION_WATCH_S = 60.0
 RESPONSE_CREATE = json.dumps({"type": "response.create"})
 
 Connection = Any  # openai's AsyncRealtimeConnection
@@ -234,7 +237,11 @@ class RealtimeRelay:
             while not self._closing:
                 conn = self._conn
                 try:
-                    raw = await asyncio.wait_for(conn.recv_bytes(), self._until_rotation())
+                    until_rotation = self._until_rotation()
+                    if until_rotation > ROTATION_WATCH_S:
+                        raw = await conn.recv_bytes()
+                    else:  # near the cap, wake up even when nothing arrives (no loss: see above)
+                        raw = await asyncio.wait_for(conn.recv_bytes(), until_rotation)
                 except TimeoutError:
                     if self._rotation_due():
                         await self._rotate()
@@ -277,7 +284,7 @@ class RealtimeRelay:
         self.reconnects += 1
 
     def _until_rotation(self) -> float:
-        # cancelling recv loses nothing (the SDK says so): wake up to check the rotation
+        # cancelling recv loses nothing (the SDK says so)
         age = time.monotonic() - self._opened_at
         return max(self.settings.upstream_rotate_after_s - age, 0.05)
 

@@ -9,7 +9,7 @@ over the assistant, the assistant's item is cut to the words that were played.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -26,9 +26,11 @@ def audio_ms(audio_b64: str) -> float:
 
 
 def is_base64(audio: str) -> bool:
+    if len(audio) % 4:
+        return False
     try:
-        base64.b64decode(audio, validate=True)
-    except ValueError:
+        binascii.a2b_base64(audio, strict_mode=True)
+    except (binascii.Error, ValueError):
         return False
     return True
 
