@@ -7,6 +7,7 @@ never undone.
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from jarvis_common.db import UnitOfWork
+from jarvis_common.db import Database, UnitOfWork
 from jarvis_common.events import Envelope
 from jarvis_common.events.catalogue import (
     KioskConfig,
@@ -107,3 +108,29 @@ async def find_kiosk(uow: UnitOfWork, kiosk_id: uuid.UUID) -> KnownKiosk | None:
         config=KioskConfig.model_validate(row["config"]),
         revoked=row["revoked_at"] is not None,
     )
+
+
+class KioskLookup:
+    """Kiosks as the connect path sees them, cached for `ttl_s`.
+
+    Thousands of kiosks reconnect at once after a deploy; one query each would take the pool.
+    A revocation reaches new connections within `ttl_s`; starting a session always reads the
+    directory afresh, so a revoked kiosk never starts one.
+    """
+
+    def __init__(self, db: Database, ttl_s: float = 10.0) -> None:
+        self.db = db
+        self.ttl_s = ttl_s
+        self._cache: dict[uuid.UUID, tuple[float, KnownKiosk | None]] = {}
+
+    async def find(self, kiosk_id: uuid.UUID) -> KnownKiosk | None:
+        now = time.monotonic()
+        cached = self._cache.get(kiosk_id)
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        async with self.db.unit_of_work() as uow:
+            kiosk = await find_kiosk(uow, kiosk_id)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[kiosk_id] = (now, kiosk)
+        return kiosk

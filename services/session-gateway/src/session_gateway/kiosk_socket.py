@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from jarvis_common.events.catalogue import KioskHeartbeatReceived
 from jarvis_common.service import ServiceApp
-from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken, TokenVerifier
+from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken
 from session_gateway import protocol as p
-from session_gateway.kiosk_directory import KnownKiosk, find_kiosk
+from session_gateway.kiosk_directory import KnownKiosk
 from session_gateway.live_session import LiveSession
 from session_gateway.session_manager import Connection, manager_of
 from session_gateway.transcript import is_base64
@@ -45,12 +43,15 @@ async def authenticate(app: ServiceApp, ws: WebSocket) -> KnownKiosk | int:
     if not key or not token:
         return p.CLOSE_UNAUTHORIZED
     try:
-        claims = TokenVerifier(key).verify(token, KIOSK_AUDIENCE)
+        claims = manager_of(app).verifier(key).verify(token, KIOSK_AUDIENCE)
         kiosk_id = uuid.UUID(claims["sub"])
     except (InvalidToken, ValueError):
         return p.CLOSE_UNAUTHORIZED
-    async with app.db.unit_of_work() as uow:
-        kiosk = await find_kiosk(uow, kiosk_id)
+    try:
+        kiosk = await manager_of(app).kiosks.find(kiosk_id)
+    except Exception:  # the database is away or saturated: the kiosk retries with backoff
+        log.warning("could not look up kiosk %s", kiosk_id, exc_info=True)
+        return p.CLOSE_TRY_AGAIN
     if kiosk is None or kiosk.revoked:
         return p.CLOSE_REVOKED
     return kiosk
@@ -105,7 +106,12 @@ async def handle_message(app: ServiceApp, conn: Connection, raw: str) -> dict[st
             details=exc.errors(include_url=False, include_context=False, include_input=False),
         )
     if isinstance(message, p.Heartbeat):
-        await record_heartbeat(app, conn.kiosk, message)
+        try:
+            await manager_of(app).heartbeats.record(conn.kiosk, message)
+        except Exception:
+            return p.error(
+                "heartbeat_not_recorded", "the heartbeat was not recorded; send the next"
+            )
         return {"type": "heartbeat.ack"}
     manager = manager_of(app)
     if isinstance(message, p.SessionStart):
@@ -136,21 +142,3 @@ async def relay_audio(session: LiveSession, audio: str) -> dict[str, Any] | None
         return p.error("invalid_audio", "audio is base64 of PCM16 mono 24 kHz samples")
     await session.user_audio(audio)
     return None
-
-
-async def record_heartbeat(app: ServiceApp, kiosk: KnownKiosk, beat: p.Heartbeat) -> None:
-    received = datetime.now(UTC)
-    async with app.db.unit_of_work() as uow:
-        uow.publish(
-            KioskHeartbeatReceived(
-                kiosk_id=kiosk.kiosk_id,
-                gym_id=kiosk.gym_id,
-                sent_at=beat.sent_at or received,
-                received_at=received,
-                status=beat.status,
-                hardware_info=beat.hardware_info,
-                last_error=beat.last_error,
-            ),
-            gym_id=kiosk.gym_id,
-            franchise_id=kiosk.franchise_id,
-        )

@@ -55,7 +55,6 @@ class AudioAppend(KioskMessage):
     audio: str = Field(min_length=4, max_length=MAX_AUDIO_CHARS)
 
 
-
 class PlaybackStopped(KioskMessage):
     """The kiosk stopped playing an assistant item (the member talked over it)."""
 
@@ -83,6 +82,7 @@ KNOWN_TYPES = frozenset(
 # Close codes (4000-4999 are the application's own).
 CLOSE_UNAUTHORIZED = 4401  # no token, or an invalid or expired one
 CLOSE_REVOKED = 4403  # the kiosk was revoked, or the gateway does not know it
+CLOSE_TRY_AGAIN = 1013  # the gateway cannot check the kiosk right now: reconnect with backoff
 MAX_MESSAGE_BYTES = 256 * 1024
 
 

@@ -13,8 +13,10 @@ from fastapi import WebSocket
 
 from jarvis_common.events.catalogue import SessionEndReason, SessionStarted
 from jarvis_common.service import ServiceApp
+from jarvis_common.tokens import TokenVerifier
 from session_gateway import protocol as p
-from session_gateway.kiosk_directory import KnownKiosk, find_kiosk
+from session_gateway.heartbeats import HeartbeatWriter
+from session_gateway.kiosk_directory import KioskLookup, KnownKiosk, find_kiosk
 from session_gateway.live_session import LiveSession
 from session_gateway.member_directory import MemberOfAnotherGym, member_context
 from session_gateway.offline_assistant import OfflineAssistant
@@ -70,6 +72,14 @@ class SessionManager:
         self.provider_factory = provider_factory or provider_factory_for(settings)
         self.live: dict[uuid.UUID, LiveSession] = {}
         self.instance_id = uuid.uuid4()
+        self.kiosks = KioskLookup(app.db, settings.kiosk_cache_ttl_s)
+        self.heartbeats = HeartbeatWriter(app.db)
+        self._verifiers: dict[str, TokenVerifier] = {}
+
+    def verifier(self, public_key: str) -> TokenVerifier:
+        if public_key not in self._verifiers:
+            self._verifiers[public_key] = TokenVerifier(public_key)
+        return self._verifiers[public_key]
 
     async def start(self, conn: Connection, member_id: uuid.UUID | None) -> dict[str, Any] | None:
         """Start a session on this connection; an error message if it is refused."""

@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     # (audio is most of it: 4 MiB holds about a minute of assistant speech).
     replay_buffer: int = 5000
     replay_buffer_bytes: int = 4 * 1024 * 1024
+    # How long a kiosk looked up at connect time is trusted (a revocation reaches new
+    # connections within this; sessions always check afresh).
+    kiosk_cache_ttl_s: float = 10.0
 
     # OpenAI Realtime. Without a key the offline assistant answers (text only).
     openai_api_key: str | None = Field(

@@ -48,8 +48,11 @@ class SimulatorConfig:
 
 
 def socket_url(gateway_url: str) -> str:
-    """`ws://host:8001` or the socket's full URL: the kiosk socket's full URL."""
+    """The kiosk socket's full URL, from the gateway's base URL (ws:// or http://) or itself."""
     url = gateway_url.rstrip("/")
+    for plain, secure in (("http://", "ws://"), ("https://", "wss://")):
+        if url.startswith(plain):
+            url = secure + url[len(plain) :]
     return url if url.endswith(KIOSK_SOCKET_PATH) else url + KIOSK_SOCKET_PATH
 
 
