@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from churn_engine import projection, routes
 from churn_engine.settings import Settings
 from churn_engine.tables import SCHEMA, messaging, metadata
+from churn_engine.ticks import tick_handlers
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
 
@@ -15,7 +17,12 @@ def bootstrap(
 ) -> ServiceApp:
     platform = platform or PlatformSettings()
     settings = settings or Settings()
-    return ServiceApp(SERVICE, platform, port=settings.port)
+    app = ServiceApp(SERVICE, platform, port=settings.port)
+    app.http.state.churn_settings = settings
+    app.http.include_router(routes.router)
+    app.handlers.include(projection.handlers)
+    app.handlers.include(tick_handlers(settings))
+    return app
 
 
 SERVICE = ServiceDefinition(
