@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from churn_world import (
 
 from churn_engine.synthetic import generate
 from jarvis_common.events import EventData
-from jarvis_common.events.catalogue import MemberCheckedIn, ScheduleTicked
+from jarvis_common.events.catalogue import MemberCheckedIn, MemberChurnSnoozed, ScheduleTicked
 from jarvis_common.testing.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(150)
@@ -126,14 +126,28 @@ async def test_the_engine_end_to_end(churn: Churn, api) -> None:
         )
         assert snooze.status_code == 200, snooze.text
         assert snooze.json()["resolved_alerts"] == 1
+        # gym staff snooze a third one through the registry, which publishes their request
+        by_staff = raised[2]["member_id"]
+        await publish(
+            churn,
+            [
+                MemberChurnSnoozed(
+                    member_id=by_staff,
+                    gym_id=gym,
+                    until=date.today() + timedelta(days=10),
+                    snoozed_at=datetime.now(UTC),
+                )
+            ],
+        )
 
         async def resolutions() -> dict[str, str]:
             rows = await published(churn, "churn.alert.resolved")
-            return {e["member_id"]: e["resolution"] for e in rows} if len(rows) == 2 else {}
+            return {e["member_id"]: e["resolution"] for e in rows} if len(rows) == 3 else {}
 
-        assert await wait_for(resolutions, message="both alerts resolved") == {
+        assert await wait_for(resolutions, message="the three alerts resolved") == {
             str(back): "checked_in",
             str(snoozed): "snoozed",
+            str(by_staff): "snoozed",
         }
 
         # The next day: nobody alerted in the last 30 days, nor snoozed, is alerted again.

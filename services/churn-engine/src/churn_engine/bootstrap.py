@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from churn_engine import projection, routes
+from churn_engine import projection, routes, staff_requests
 from churn_engine.settings import Settings
 from churn_engine.tables import SCHEMA, messaging, metadata
 from churn_engine.ticks import tick_handlers
@@ -21,6 +21,7 @@ def bootstrap(
     app.http.state.churn_settings = settings
     app.http.include_router(routes.router)
     app.handlers.include(projection.handlers)
+    app.handlers.include(staff_requests.handlers)
     app.handlers.include(tick_handlers(settings))
     return app
 

@@ -120,6 +120,22 @@ async def _require_member(uow: UnitOfWork, gym_id: uuid.UUID, member_id: uuid.UU
         raise NotFound(f"no member {member_id} in gym {gym_id}")
 
 
+async def apply_snooze(
+    uow: UnitOfWork, gym_id: uuid.UUID, member_id: uuid.UUID, until: date, at: datetime
+) -> int:
+    """Store the snooze and resolve the member's open alert; the alerts resolved."""
+    stmt = insert(snoozes).values(member_id=member_id, gym_id=gym_id, until=until)
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[snoozes.c.member_id],
+            set_={"until": stmt.excluded.until, "created_at": func.now()},
+        )
+    )
+    return await resolve_open_alert(
+        uow, gym_id=gym_id, member_id=member_id, resolution="snoozed", at=at
+    )
+
+
 async def snooze_member(
     uow: UnitOfWork, gym_id: uuid.UUID, member_id: uuid.UUID, until: date
 ) -> Snooze:
@@ -135,16 +151,7 @@ async def snooze_member(
             status_code=422,
         )
     await _require_member(uow, gym_id, member_id)
-    stmt = insert(snoozes).values(member_id=member_id, gym_id=gym_id, until=until)
-    await uow.session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[snoozes.c.member_id],
-            set_={"until": stmt.excluded.until, "created_at": func.now()},
-        )
-    )
-    resolved = await resolve_open_alert(
-        uow, gym_id=gym_id, member_id=member_id, resolution="snoozed", at=now
-    )
+    resolved = await apply_snooze(uow, gym_id, member_id, until, now)
     return Snooze(member_id=member_id, gym_id=gym_id, until=until, resolved_alerts=resolved)
 
 

@@ -314,6 +314,22 @@ class SummaryCreated(EventData):
 
 
 @_register
+class MemberChurnSnoozed(EventData):
+    """Gym staff asked that a member raise no churn alert until `until` (inclusive); the open
+    alert, if any, is resolved as snoozed."""
+
+    event_type = "member.churn_snoozed"
+    event_version = 1
+    subject_field = "member_id"
+
+    member_id: uuid.UUID
+    gym_id: uuid.UUID
+    until: date
+    snoozed_by: uuid.UUID | None = None
+    snoozed_at: datetime
+
+
+@_register
 class ChurnAlertRaised(EventData):
     event_type = "churn.alert.raised"
     event_version = 1

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from jarvis_common.http import COMMON_ERRORS, UoW, error_responses
+from kiosk_registry import churn_snooze
 from kiosk_registry import members as m
 from kiosk_registry.auth import CurrentUser
 from kiosk_registry.pagination import Page, Paging, paginate
@@ -191,6 +192,20 @@ async def import_check_ins(
     return await m.import_check_ins(
         uow, principal, gym_id, request.headers.get("content-type"), _body_reader(request)
     )
+
+
+@router.post(
+    "/gyms/{gym_id}/members/{member_id}/churn-snooze", status_code=status.HTTP_202_ACCEPTED
+)
+async def snooze_member_churn_alerts(
+    gym_id: uuid.UUID,
+    member_id: uuid.UUID,
+    body: churn_snooze.SnoozeIn,
+    principal: CurrentUser,
+    uow: UoW,
+) -> churn_snooze.SnoozeAccepted:
+    """No churn alert for this member until `until` (inclusive); the open one is resolved."""
+    return await churn_snooze.snooze_member(uow, principal, gym_id, member_id, body)
 
 
 @router.get("/gyms/{gym_id}/members/{member_id}/check-ins")
