@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-from summarizer.handlers import handlers
+from summarizer.handlers import handlers_for
+from summarizer.metrics import SummarizerMetrics
+from summarizer.providers import Provider, make_provider
 from summarizer.settings import Settings
+from summarizer.summarize import Summarizer
 from summarizer.tables import SCHEMA, messaging, metadata
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -17,8 +25,33 @@ def bootstrap(
     platform = platform or PlatformSettings()
     settings = settings or Settings()
     app = ServiceApp(SERVICE, platform, port=settings.port)
-    app.handlers.include(handlers)
+    metrics = SummarizerMetrics.register(app.metrics)
+    provider = make_provider(settings, metrics)
+    summarizer = Summarizer(
+        provider, settings, metrics, pending_limit=max(1000, 4 * platform.consumer_batch_size)
+    )
+    app.http.state.summarizer = summarizer
+    app.handlers.include(handlers_for(summarizer))
+    app.background.append(_closes(provider))
+    log.info(
+        "summaries by the %s provider%s",
+        provider.name,
+        f" ({settings.model}, {settings.max_concurrent_calls} calls at once)"
+        if provider.remote
+        else "",
+    )
     return app
+
+
+def _closes(provider: Provider) -> Callable[[ServiceApp], Awaitable[None]]:
+    async def close_provider_on_stop(_: ServiceApp) -> None:
+        # Background tasks are cancelled once the subscribers have stopped: no call is in flight.
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await provider.aclose()
+
+    return close_provider_on_stop
 
 
 SERVICE = ServiceDefinition(

@@ -1,66 +1,190 @@
-"""Turning a closed session into its stored summary and `summary.created`.
+"""Turning closed sessions into stored summaries and `summary.created`, a batch at a time.
 
-The walking skeleton's summariser is extractive and deterministic: it keeps what the member
-said first. The real providers (OpenAI and the offline analyser) replace `summarize_text`.
+For a consumed batch: sessions already summarised (a second `session.closed` under another event
+id, a replay) are skipped before any model call; each remaining session is analysed, the model
+calls of the batch running at once under one semaphore shared by the whole service; then every
+summary is inserted in one statement and announced through the outbox, in the consumer's
+transaction. If any session failed, the handler raises and the consumer replays the batch one
+event per transaction; the outcomes already known are taken back from `PendingOutcomes`, so only
+the failing session is retried (or dead-lettered) and nothing is analysed twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
+import uuid
 from typing import Any
-
-from sqlalchemy.dialects.postgresql import insert
 
 from jarvis_common.db import UnitOfWork
 from jarvis_common.events import Envelope
-from jarvis_common.events.catalogue import SessionClosed, SummaryCreated
-from summarizer.tables import summaries
+from jarvis_common.events.catalogue import ChurnSignal, SessionClosed, SummaryCreated
+from jarvis_common.logs import log_context
+from summarizer import store
+from summarizer.analysis import Analysis, bounded
+from summarizer.conversation import Conversation, conversation_of, gym_language
+from summarizer.metrics import SummarizerMetrics
+from summarizer.offline import analyser
+from summarizer.outcomes import Outcome, PendingOutcomes
+from summarizer.providers import Provider
+from summarizer.settings import Settings
 
-MODEL = "extractive-v0"
-MAX_SUMMARY_CHARS = 500
-
-
-def summarize_text(closed: SessionClosed) -> str:
-    member_lines = [
-        t.text.strip() for t in closed.transcript if t.role == "user" and t.text.strip()
-    ]
-    if not member_lines:
-        return "The member did not say anything."
-    turns = len(member_lines)
-    opening = member_lines[0][:MAX_SUMMARY_CHARS]
-    return f'{turns} member turn(s). The member opened with: "{opening}"'
+log = logging.getLogger(__name__)
 
 
-async def summarize_session(event: Envelope[Any], uow: UnitOfWork) -> None:
-    closed: SessionClosed = event.data
-    text = summarize_text(closed)
-    stored = await uow.session.execute(
-        insert(summaries)
-        .values(
-            session_id=closed.session_id,
-            kiosk_id=closed.kiosk_id,
-            gym_id=closed.gym_id,
-            franchise_id=closed.franchise_id,
-            member_id=closed.member_id,
-            summary=text,
-            language=closed.language,
-            model=MODEL,
+class BatchIncomplete(Exception):
+    """Some sessions of the batch failed: the consumer replays it one event at a time."""
+
+
+class Summarizer:
+    def __init__(
+        self,
+        provider: Provider,
+        settings: Settings,
+        metrics: SummarizerMetrics,
+        *,
+        pending_limit: int = 20_000,
+    ):
+        self.provider = provider
+        self.settings = settings
+        self.metrics = metrics
+        self.calls = asyncio.Semaphore(settings.max_concurrent_calls)
+        self.pending = PendingOutcomes(pending_limit)
+
+    async def summarize_sessions(self, events: list[Envelope[Any]], uow: UnitOfWork) -> None:
+        first_per_session: dict[uuid.UUID, Envelope[Any]] = {}
+        for event in events:
+            first_per_session.setdefault(event.data.session_id, event)
+        done = await store.summarised(uow.session, list(first_per_session))
+        for event in events:
+            if (
+                event.data.session_id in done
+                or first_per_session[event.data.session_id] is not event
+            ):
+                self.pending.take(event.id)  # nothing to do for it: forget what was kept
+        todo = [e for s, e in first_per_session.items() if s not in done]
+        outcomes = await self._analyse_all(todo)
+        failed = {e.id: o for e, o in zip(todo, outcomes, strict=True) if isinstance(o, Exception)}
+        if failed:
+            if len(events) == 1:
+                raise next(iter(failed.values()))
+            self.pending.keep({e.id: o for e, o in zip(todo, outcomes, strict=True)})
+            raise BatchIncomplete(f"{len(failed)} of {len(todo)} sessions failed")
+        analysed = list(zip(todo, outcomes, strict=True))
+        try:
+            rows = [self._row(e.data, a) for e, a in analysed]  # type: ignore[arg-type]
+            stored = await store.add_new(uow.session, rows)
+        except Exception:
+            if len(events) > 1:
+                self.pending.keep({e.id: a for e, a in analysed})  # type: ignore[misc]
+            raise
+        for event, analysis in analysed:
+            if event.data.session_id in stored:
+                uow.trace_id = event.trace_id
+                uow.publish(
+                    _summary_created(event.data, analysis),  # type: ignore[arg-type]
+                    gym_id=event.data.gym_id,
+                    franchise_id=event.data.franchise_id,
+                )
+                self.metrics.summaries.labels(self._provider_of(analysis)).inc()
+
+    async def _analyse_all(self, events: list[Envelope[Any]]) -> list[Outcome]:
+        if self.provider.remote:
+            return list(await asyncio.gather(*(self._outcome(e) for e in events)))
+        return [await self._outcome(e) for e in events]
+
+    async def _outcome(self, event: Envelope[Any]) -> Outcome:
+        kept = self.pending.take(event.id)
+        if kept is not None:
+            return kept
+        closed: SessionClosed = event.data
+        conversation = conversation_of(closed, self.settings.default_language)
+        with log_context(event_id=event.id, trace_id=event.trace_id, session_id=closed.session_id):
+            try:
+                return await self._analyse(conversation)
+            except Exception as exc:
+                log.warning("session could not be summarised: %s", exc)
+                return exc
+
+    async def _analyse(self, conversation: Conversation) -> Analysis:
+        if not conversation.member_spoke:
+            # Nothing to ask a model about: the trivial summary, free and immediate.
+            analysis = Analysis(analyser.analyse(conversation), model=analyser.MODEL)
+        elif not self.provider.remote:
+            analysis = await self.provider.analyse(conversation)
+        else:
+            async with self.calls:
+                self.metrics.calls_in_flight.inc()
+                try:
+                    analysis = await self.provider.analyse(conversation)
+                finally:
+                    self.metrics.calls_in_flight.dec()
+        return dataclasses.replace(analysis, result=bounded(analysis.result))
+
+    def _provider_of(self, analysis: Analysis) -> str:
+        return "offline" if analysis.model == analyser.MODEL else self.provider.name
+
+    def _row(self, closed: SessionClosed, analysis: Analysis) -> dict[str, Any]:
+        return _row(
+            closed,
+            analysis,
+            provider=self._provider_of(analysis),
+            summary_language=gym_language(closed.language, self.settings.default_language),
         )
-        .on_conflict_do_nothing(index_elements=[summaries.c.session_id])
-        .returning(summaries.c.session_id)
-    )
-    if stored.scalar_one_or_none() is None:
-        return  # a second session.closed for the same session (another event id): already done
-    uow.publish(
-        SummaryCreated(
-            session_id=closed.session_id,
-            kiosk_id=closed.kiosk_id,
-            gym_id=closed.gym_id,
-            member_id=closed.member_id,
-            summary=text,
-            language=closed.language,
-            model=MODEL,
-            session_ended_at=closed.ended_at,
-        ),
+
+
+def _row(
+    closed: SessionClosed, analysis: Analysis, *, provider: str, summary_language: str
+) -> dict[str, Any]:
+    result = analysis.result
+    return {
+        "session_id": closed.session_id,
+        "kiosk_id": closed.kiosk_id,
+        "gym_id": closed.gym_id,
+        "franchise_id": closed.franchise_id,
+        "member_id": closed.member_id,
+        "summary": result.summary,
+        "language": result.conversation_language,
+        "summary_language": summary_language,
+        "sentiment_label": result.sentiment_label,
+        "sentiment_score": result.sentiment_score,
+        "topics": list(result.topics),
+        "tags": result.tags,
+        "goals": result.goals,
+        "follow_ups": result.follow_ups,
+        "churn_signals": [s.model_dump() for s in result.churn_signals],
+        "member_satisfied": result.member_satisfied,
+        "provider": provider,
+        "model": analysis.model,
+        "input_tokens": analysis.input_tokens,
+        "cached_input_tokens": analysis.cached_input_tokens,
+        "output_tokens": analysis.output_tokens,
+        "cost_usd": analysis.cost_usd,
+        "session_ended_at": closed.ended_at,
+    }
+
+
+def _summary_created(closed: SessionClosed, analysis: Analysis) -> SummaryCreated:
+    result = analysis.result
+    return SummaryCreated(
+        session_id=closed.session_id,
+        kiosk_id=closed.kiosk_id,
         gym_id=closed.gym_id,
-        franchise_id=closed.franchise_id,
+        member_id=closed.member_id,
+        summary=result.summary,
+        language=result.conversation_language,
+        sentiment_label=result.sentiment_label,
+        sentiment_score=result.sentiment_score,
+        topics=tuple(result.topics),
+        tags=tuple(result.tags),
+        goals=tuple(result.goals),
+        follow_ups=tuple(result.follow_ups),
+        churn_signals=tuple(
+            ChurnSignal(kind=s.kind, evidence=s.evidence) for s in result.churn_signals
+        ),
+        member_satisfied=result.member_satisfied,
+        model=analysis.model,
+        cost_usd=analysis.cost_usd,
+        session_ended_at=closed.ended_at,
     )
