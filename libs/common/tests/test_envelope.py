@@ -35,6 +35,8 @@ EXPECTED_SUBJECT = {
     ("kiosk.status_changed", 1): "kiosk_id",
     ("member.upserted", 1): "member_id",
     ("member.checked_in", 1): "member_id",
+    ("member.churn_snoozed", 1): "member_id",
+    ("gym.upserted", 1): "gym_id",
     ("summary.created", 1): "session_id",
     ("churn.alert.raised", 1): "member_id",
     ("churn.alert.resolved", 1): "member_id",

@@ -73,7 +73,18 @@ _ABOUT: dict[tuple[str, int], tuple[str, str, str]] = {
     ("member.upserted", 1): (
         "A gym member was created or updated; carries the member's current state.",
         "kiosk-registry",
-        "churn-engine, reporter",
+        "session-gateway, churn-engine, reporter",
+    ),
+    ("gym.upserted", 1): (
+        "A gym was created or changed, or who receives its reports did; carries its current "
+        "state (time zone, language) and its report recipients.",
+        "kiosk-registry",
+        "reporter",
+    ),
+    ("member.churn_snoozed", 1): (
+        "Gym staff asked for no churn alert for a member until a date.",
+        "kiosk-registry",
+        "churn-engine",
     ),
     ("member.checked_in", 1): (
         "A member checked in at the gym.",
