@@ -64,6 +64,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "POST /api/v1/gyms/{gym_id}/check-ins": {
         "json": {"external_ref": "{external_ref}", "checked_in_at": "{now}"}
     },
+    "POST /api/v1/gyms/{gym_id}/members/{member_id}/churn-snooze": {
+        "json": {"until": "2099-01-01"}
+    },
 }
 
 ROLES_OF_TENANT_A = ("owner_a", "manager_a1")
