@@ -42,6 +42,7 @@ bench: install ## Run the benchmarks; results land in bench/results/
 	$(UV) run --frozen python -m bench.pipeline
 	$(UV) run --frozen python -m bench.registry_heartbeats
 	$(UV) run --frozen python -m bench.registry_api
+	$(UV) run --frozen python -m bench.gateway
 	$(UV) run --frozen python -m bench.summarizer
 	$(UV) run --frozen python -m bench.churn_scoring
 

@@ -1,8 +1,9 @@
 """What the simulator is told: command-line options, with defaults that `make run` satisfies.
 
-Every option also reads an environment variable (`JARVIS_SIMULATOR_*`); the admin password falls
-back to what the dev runner leaves in its data directory (`.jarvis/admin-token`, the password of
-the bootstrap super admin), so the simulator needs no argument next to `make run`.
+Every option also reads an environment variable (`JARVIS_SIMULATOR_*`). Without them the
+simulator takes what the dev runner gives its companions: the services' URLs
+(`JARVIS_DEV_<SERVICE>_URL`) and the bootstrap super admin (`JARVIS_REGISTRY_BOOTSTRAP_ADMIN_*`,
+else `.jarvis/admin-token`, its password), so it needs no argument under `make run`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class SimulatorConfig:
     admin_email: str
     admin_password: str | None
     state_file: Path
-    kiosks_per_gym: int = 4
+    kiosks_per_gym: int = 2
     behaviour: Behaviour = Behaviour()
     connect_concurrency: int = 50
 
@@ -83,11 +84,18 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--kiosks", type=int, default=int(_env("KIOSKS", "3") or 3))
+    # The dev runner gives its companions every service's URL (JARVIS_DEV_<SERVICE>_URL).
     parser.add_argument(
-        "--gateway", default=_env("GATEWAY_URL", "ws://127.0.0.1:8001"), help="gateway base URL"
+        "--gateway",
+        default=_env("GATEWAY_URL")
+        or os.environ.get("JARVIS_DEV_SESSION_GATEWAY_URL", "ws://127.0.0.1:8001"),
+        help="gateway base URL (ws:// or http://)",
     )
     parser.add_argument(
-        "--registry", default=_env("REGISTRY_URL", "http://127.0.0.1:8000"), help="registry URL"
+        "--registry",
+        default=_env("REGISTRY_URL")
+        or os.environ.get("JARVIS_DEV_KIOSK_REGISTRY_URL", "http://127.0.0.1:8000"),
+        help="registry URL",
     )
     parser.add_argument(
         "--admin-email",
@@ -108,7 +116,9 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         default=Path(_env("STATE_FILE") or data_dir() / "simulator.json"),
         help="where the kiosks' credentials are kept, to reuse them next time",
     )
-    parser.add_argument("--kiosks-per-gym", type=int, default=4)
+    # two per gym: the default three kiosks span a French and an English gym, and a gym's
+    # default cap of two concurrent sessions is rarely reached
+    parser.add_argument("--kiosks-per-gym", type=int, default=2)
     parser.add_argument(
         "--heartbeat-interval", type=float, default=float(_env("HEARTBEAT_INTERVAL_S", "30") or 30)
     )

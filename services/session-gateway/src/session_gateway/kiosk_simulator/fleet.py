@@ -52,7 +52,7 @@ class Fleet:
                 kept.append(identity)
             except CredentialRejected:
                 log.warning("%s: its credential is refused (revoked?); replacing it", identity.name)
-        self.identities = kept
+        self.identities = list(kept)
         missing = self.config.kiosks - len(kept)
         if missing:
             await self._provision(missing)
