@@ -50,6 +50,8 @@ def run(definition: ServiceDefinition) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(platform.shutdown_grace_s),
+        # Kiosk audio is base64 PCM: compressing it costs latency and CPU and saves little.
+        ws_per_message_deflate=False,
     )
 
 

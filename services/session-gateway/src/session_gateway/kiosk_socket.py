@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.websockets import WebSocketState
 
 from jarvis_common.service import ServiceApp
 from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken
@@ -61,10 +62,12 @@ async def authenticate(app: ServiceApp, ws: WebSocket) -> KnownKiosk | int:
 async def kiosk_socket(ws: WebSocket) -> None:
     app: ServiceApp = ws.app.state.service
     kiosk = await authenticate(app, ws)
+    await ws.accept()
     if isinstance(kiosk, int):
+        # accepted first: a close before the handshake would reach the kiosk as a bare HTTP 403,
+        # not as the code that says what to do
         await ws.close(code=kiosk)
         return
-    await ws.accept()
     await ws.send_json(
         {"type": "welcome", "kiosk_id": str(kiosk.kiosk_id), "config_version": kiosk.config_version}
     )
@@ -77,6 +80,10 @@ async def kiosk_socket(ws: WebSocket) -> None:
                 await conn.send(reply)
     except WebSocketDisconnect:
         return
+    except RuntimeError:  # "not connected": the socket closed under us
+        connected = WebSocketState.CONNECTED
+        if ws.client_state is connected and ws.application_state is connected:
+            raise
     finally:
         manager_of(app).disconnected(conn)
 

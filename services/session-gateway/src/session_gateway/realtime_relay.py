@@ -67,7 +67,6 @@ ROTATION_WATCH_S = 60.0
 RESPONSE_CREATE = json.dumps({"type": "response.create"})
 
 Connection = Any  # openai's AsyncRealtimeConnection
-ClientFactory = Callable[[], AsyncOpenAI]
 
 
 def _usage_of_response(usage: dict[str, Any]) -> TokenUsage:
@@ -104,12 +103,12 @@ def _item_create(item_id: str, role: str, text: str) -> str:
 class RealtimeRelay:
     accepts_audio = True
 
-    def __init__(self, settings: Settings, client_factory: ClientFactory) -> None:
+    def __init__(self, settings: Settings, client: AsyncOpenAI) -> None:
+        # one client per process, shared by its sessions: building one loads the CA bundle
         self.settings = settings
         self.name = ""
         self.transcription_model: str | None = settings.transcription_model
-        self._client_factory = client_factory
-        self._client: AsyncOpenAI | None = None
+        self._client = client
         self._config = KioskConfig()
         self._member = MemberContext()
         self._history: History = list
@@ -136,16 +135,10 @@ class RealtimeRelay:
     async def start(self, config: KioskConfig, member: MemberContext, history: History) -> None:
         self._config, self._member, self._history = config, member, history
         self.name = config.openai_model
-        self._client = self._client_factory()
-        try:
-            self._conn = await self._open(replay=False)
-        except BaseException:
-            await self._client.close()
-            raise
+        self._conn = await self._open(replay=False)
         self._reader = asyncio.create_task(self._read(), name="realtime-relay-reader")
 
     async def _connect_once(self) -> Connection:
-        assert self._client is not None
         try:
             conn = await self._client.realtime.connect(model=self.name).enter()
         except InvalidStatus as exc:
@@ -508,8 +501,6 @@ class RealtimeRelay:
                 await self._reader
         else:
             self._queue.put_nowait(None)
-        if self._client is not None:
-            await self._client.close()
 
 
 def _audio_append(audio: str) -> str:
@@ -517,13 +508,10 @@ def _audio_append(audio: str) -> str:
     return '{"type":"input_audio_buffer.append","audio":"' + audio + '"}'
 
 
-def realtime_client_factory(settings: Settings) -> ClientFactory:
-    def make() -> AsyncOpenAI:
-        return AsyncOpenAI(
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            websocket_base_url=settings.openai_ws_base_url,
-            max_retries=0,
-        )
-
-    return make
+def realtime_client(settings: Settings) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        websocket_base_url=settings.openai_ws_base_url,
+        max_retries=0,
+    )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import WebSocket
+from openai import AsyncOpenAI
 
 from jarvis_common.events.catalogue import SessionEndReason, SessionStarted
 from jarvis_common.service import ServiceApp
@@ -21,7 +22,7 @@ from session_gateway.live_session import LiveSession
 from session_gateway.member_directory import MemberOfAnotherGym, member_context
 from session_gateway.offline_assistant import OfflineAssistant
 from session_gateway.providers import ConversationProvider, ProviderUnavailable
-from session_gateway.realtime_relay import RealtimeRelay, realtime_client_factory
+from session_gateway.realtime_relay import RealtimeRelay, realtime_client
 from session_gateway.sessions import GymAtCapacity, open_session
 from session_gateway.settings import Settings
 
@@ -52,12 +53,12 @@ class Connection:
                 return False
 
 
-def provider_factory_for(settings: Settings) -> ProviderFactory:
+def provider_factory_for(settings: Settings) -> tuple[ProviderFactory, AsyncOpenAI | None]:
     """The Realtime relay when an OpenAI key is configured, else the offline assistant."""
     if not settings.realtime_enabled:
-        return OfflineAssistant
-    make_client = realtime_client_factory(settings)
-    return lambda: RealtimeRelay(settings, make_client)
+        return OfflineAssistant, None
+    client = realtime_client(settings)
+    return (lambda: RealtimeRelay(settings, client)), client
 
 
 class SessionManager:
@@ -69,7 +70,8 @@ class SessionManager:
     ) -> None:
         self.app = app
         self.settings = settings
-        self.provider_factory = provider_factory or provider_factory_for(settings)
+        default_factory, self.openai = provider_factory_for(settings)
+        self.provider_factory = provider_factory or default_factory
         self.live: dict[uuid.UUID, LiveSession] = {}
         self.instance_id = uuid.uuid4()
         self.kiosks = KioskLookup(app.db, settings.kiosk_cache_ttl_s)
@@ -174,7 +176,10 @@ def manager_of(app: ServiceApp) -> SessionManager:
 
 async def end_sessions_on_shutdown(app: ServiceApp) -> None:
     """A background task of the service: when the service stops, open sessions end."""
+    manager = manager_of(app)
     try:
         await asyncio.Event().wait()
     finally:
-        await manager_of(app).end_all("gateway_shutdown")
+        await manager.end_all("gateway_shutdown")
+        if manager.openai is not None:
+            await manager.openai.close()
