@@ -181,13 +181,18 @@ class ServiceApp:
         # One consumer for the service's topics and one for its retry topics: every extra
         # member of a group costs a rebalance at start-up. Retries get a group of their own so
         # that waiting for a retry's due time never holds back fresh events.
-        self._subscribe({inbox.handler.topic: inbox.process for inbox in inboxes}, group=self.name)
+        self._subscribe(
+            {inbox.handler.topic: inbox.process for inbox in inboxes},
+            group=self.name,
+            max_records=self.platform.consumer_batch_size,
+        )
         self._subscribe(
             {inbox.retry_topic: inbox.process_retries for inbox in inboxes},
             group=f"{self.name}.retry",
+            max_records=self.platform.retry_batch_size,
         )
 
-    def _subscribe(self, routes: dict[str, Process], *, group: str) -> None:
+    def _subscribe(self, routes: dict[str, Process], *, group: str, max_records: int) -> None:
         # NACK_ON_ERROR is safe here because the inbox never lets one message's failure out:
         # it routes it to the retry topic or the DLQ. What does propagate is the database or the
         # broker being unreachable, and then rewinding to the batch start is what we want.
@@ -196,8 +201,9 @@ class ServiceApp:
             sorted(routes),
             group_id=group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            max_records=self.platform.consumer_batch_size,
+            max_records=max_records,
             session_timeout_ms=self.platform.consumer_session_timeout_ms,
+            max_poll_interval_ms=self.platform.consumer_max_poll_interval_ms,
             title=group,
             description=f"{self.name} consumes {', '.join(sorted(routes))}",
         )

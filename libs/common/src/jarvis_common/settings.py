@@ -31,6 +31,12 @@ class PlatformSettings(BaseSettings):
     outbox_batch_size: int = Field(default=1000, gt=0, le=10_000)
     outbox_poll_interval_s: float = Field(default=0.05, gt=0)
     consumer_batch_size: int = Field(default=500, gt=0, le=10_000)
+    # Retried events are handled one at a time, each possibly slow (a model call that timed out
+    # the first time): small batches keep a batch well inside the poll interval.
+    retry_batch_size: int = Field(default=20, gt=0, le=10_000)
+    # The longest a batch may take before the broker gives its partitions to another member
+    # (a daily scoring run over a million members takes about a minute).
+    consumer_max_poll_interval_ms: int = Field(default=900_000, ge=10_000)
     # A new consumer group forms after about half this; heartbeats run beside the handlers, so
     # a long handler does not expire it.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)

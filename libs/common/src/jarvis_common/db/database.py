@@ -26,8 +26,11 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
-            # Search the service's own schema first so hand-written SQL stays unqualified.
-            connect_args={"server_settings": {"search_path": f"{schema},public"}},
+            # Search the service's own schema first so hand-written SQL stays unqualified. UTC, so
+            # date and interval arithmetic in SQL never depends on the server's time zone.
+            connect_args={
+                "server_settings": {"search_path": f"{schema},public", "timezone": "UTC"}
+            },
         )
         # expire_on_commit=False: objects stay readable after the boundary commits, instead of
         # lazily reloading (which async SQLAlchemy cannot do).

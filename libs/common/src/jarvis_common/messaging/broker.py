@@ -61,6 +61,7 @@ def subscribe_batches(
     ack_policy: AckPolicy,
     max_records: int,
     session_timeout_ms: int = 10_000,
+    max_poll_interval_ms: int = 300_000,
     title: str | None = None,
     description: str | None = None,
 ) -> Any:
@@ -76,6 +77,7 @@ def subscribe_batches(
         group_id=group_id,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(100, session_timeout_ms // 10),
+        max_poll_interval_ms=max_poll_interval_ms,
         # aiokafka's 1 MiB per partition caps a fetch at ~1,700 small events: too few to fill
         # the batches throughput handlers are written for.
         max_partition_fetch_bytes=8 * 1024 * 1024,
