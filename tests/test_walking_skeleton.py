@@ -68,6 +68,9 @@ class Platform:
             "JARVIS_DEV_DATA_DIR": str(self.data_dir),
             "JARVIS_DEV_KAFKA_PORT": str(self.kafka_port),
             "JARVIS_DEV_PORT_OFFSET": str(self.offset),
+            # the kiosk simulator would add its own conversations to the ones counted here; it
+            # has end-to-end tests of its own (test_kiosk_simulator.py)
+            "JARVIS_DEV_COMPANIONS": "none",
         }
         started = time.monotonic()
         self.process = subprocess.Popen(
