@@ -127,20 +127,25 @@ class SessionManager:
         self.live[session.id] = session
         conn.session = session
         session.conn = conn
-        await session.emit(
-            {
-                "type": "session.started",
-                "session_id": str(session.id),
-                "accepts_audio": session.provider.accepts_audio,
-            }
-        )
         try:
+            # before session.started: audio the kiosk sends once told must have somewhere to go
             await session.begin()
         except ProviderUnavailable as exc:
             log.warning("session %s: provider unavailable: %s", session.id, exc.message)
             session.end_detail = exc.code
+            await session.emit(self._started_message(session))
             await session.end("upstream_fatal")
+            return None
+        await session.emit(self._started_message(session))
         return None
+
+    @staticmethod
+    def _started_message(session: LiveSession) -> dict[str, Any]:
+        return {
+            "type": "session.started",
+            "session_id": str(session.id),
+            "accepts_audio": session.provider.accepts_audio,
+        }
 
     async def resume(
         self, conn: Connection, session_id: uuid.UUID, last_seen_seq: int
