@@ -15,8 +15,8 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.websockets import WebSocketState
 from pydantic import ValidationError
-from starlette.websockets import WebSocketState
 
 from jarvis_common.service import ServiceApp
 from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken
