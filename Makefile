@@ -45,6 +45,7 @@ bench: install ## Run the benchmarks; results land in bench/results/
 	$(UV) run --frozen python -m bench.gateway
 	$(UV) run --frozen python -m bench.summarizer
 	$(UV) run --frozen python -m bench.churn_scoring
+	$(UV) run --frozen python -m bench.reporter
 
 lint: install ## Lint, and check that no package imports what it does not declare
 	$(UV) run --frozen ruff check .

@@ -1,0 +1,1 @@
+"""Turning a stored report's content into what people read: e-mail, charts, PDF, CSV."""
