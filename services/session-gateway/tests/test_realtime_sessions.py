@@ -472,3 +472,17 @@ async def test_audio_that_is_not_base64_gets_an_error_and_the_session_goes_on(
         assert (await until(ws, "response.text.done"))[-1]["text"] == "You said: ok?"
     appended = fake_openai.realtime.last.received_of("input_audio_buffer.append")
     assert [a["audio"] for a in appended] == [b64(silence_pcm(100))]
+
+
+async def test_a_normal_close_by_the_provider_ends_the_session(
+    make_gateway, fake_openai: FakeOpenAI
+) -> None:
+    gw = await realtime_gateway(make_gateway, fake_openai)
+    kiosk_id = await gw.kiosk(openai_model=MODEL)
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+        await (await fake_openai.realtime.wait_for_connection()).close(1000)
+        ended = (await until(ws, "session.ended"))[-1]
+    assert (ended["reason"], ended["detail"]) == ("upstream_fatal", "upstream_closed")
+    assert len(fake_openai.realtime.connections) == 1  # 1000 is an end, not a drop
+    assert (await closed_event(gw, session_id))["end_reason"] == "upstream_fatal"
