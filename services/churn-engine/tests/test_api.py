@@ -84,8 +84,8 @@ async def test_an_operator_resolves_an_alert_of_their_gym_only(churn: Churn, api
         await uow.session.execute(
             text(
                 "INSERT INTO alerts (alert_id, member_id, gym_id, risk, band, reasons, "
-                "model_version, raised_at) VALUES (:a, :m, :g, 0.9, 'red', "
-                "CAST(:r AS jsonb), 'default-1', now())"
+                "model_version, raised_at, scored_as_of) VALUES (:a, :m, :g, 0.9, 'red', "
+                "CAST(:r AS jsonb), 'default-1', now(), now())"
             ),
             {"a": alert, "m": member, "g": GYM, "r": json.dumps([{"code": "x", "value": 1}])},
         )
@@ -113,3 +113,7 @@ async def test_garbage_ids_and_queries_are_422(api) -> None:
         headers=ADMIN,
     )
     assert backwards.status_code == 422
+    too_early = await api.get(
+        f"/api/v1/gyms/{GYM}/members/{uuid.uuid4()}/scores?to=0001-01-05", headers=ADMIN
+    )
+    assert (too_early.status_code, too_early.json()["error"]["code"]) == (422, "invalid_range")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,11 @@ async def test_train_learns_from_cancellations_and_the_engine_then_uses_it(
     assert code == 0, err
     report = json.loads(out)
     assert report["saved"] and report["active"]
-    # time-based split: every training snapshot precedes every test snapshot
+    # time-based split: every training snapshot's 30-day label window ends before the first test
+    # snapshot, so no cancellation is both learnt from and tested on
+    trained_until = max(map(datetime.fromisoformat, report["train"]["snapshots"]))
+    tested_from = min(map(datetime.fromisoformat, report["test"]["snapshots"]))
+    assert trained_until + timedelta(days=30) <= tested_from
     assert report["train"]["positives"] >= 50 and report["test"]["positives"] >= 20
     metrics = report["metrics"]
     assert metrics["roc_auc"] > 0.8

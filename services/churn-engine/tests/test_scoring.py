@@ -222,3 +222,27 @@ async def test_a_gym_with_its_own_model_is_scored_by_it_and_the_others_by_the_de
         before = default[s["member_id"]]
         assert before["model_version"] == "default-1"
         assert logit(s["risk"]) - logit(before["risk"]) == pytest.approx(1.75)
+
+
+async def test_a_model_that_cannot_be_loaded_is_skipped_and_its_gym_scored_by_the_default(
+    churn: Churn, population
+) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    await churn.load(population)
+    gym, other = population.gym_ids
+    alien = {"features": ["shoe_size"], "means": [1.0], "scales": [1.0], "coefficients": [1.0]}
+    await churn.fetch(
+        "INSERT INTO models (version, gym_id, parameters, metrics, trained_at, active) "
+        "VALUES ('alien-1', :g, CAST(:p AS jsonb), '{}', :t, true) RETURNING version",
+        g=gym,
+        p=json.dumps(alien | {"intercept": 0.0}),
+        t=datetime.now(UTC),
+    )
+    as_of = population.end + timedelta(hours=1)
+    outcome = await churn.score(as_of)
+    scores = (await churn.scores(as_of.date())).values()
+    assert {s["gym_id"] for s in scores} == {gym, other}
+    assert {s["model_version"] for s in scores} == {"default-1"}
+    assert set(outcome["models"]) == {"default-1"}

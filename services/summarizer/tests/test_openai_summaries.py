@@ -246,6 +246,39 @@ async def test_no_quota_is_dead_lettered_at_once_with_the_reason(
     assert await store.summaries() == []
 
 
+async def test_a_batch_left_with_one_new_event_that_fails_calls_the_model_once(
+    closed_session,
+    analysis_reply,
+    platform_settings,
+    openai_settings,
+    fake_openai: FakeOpenAI,
+    kafka_io,
+    store,
+) -> None:
+    """A batch whose other events were already processed: the handler gets one new event, which
+    fails. The consumer then applies the batch one event at a time; that pass must take the
+    failure back, not ask the model again."""
+    from jarvis_common.events import new_event
+
+    done = new_event(closed_session("Horaires du samedi ?"), source="session-gateway")
+    fake_openai.http.queue(Reply.structured(analysis_reply()))
+    async with bootstrap(platform_settings, openai_settings()).running():
+        await kafka_io.publish(done)
+        await wait_for(lambda: _equals(store.processed(), 1), message="the first one processed")
+    fake_openai.http.default_reply = Reply.quota_exceeded()
+    failing = closed_session("Bonjour, je voudrais un coach.")
+    await kafka_io.publish(done, failing)  # a redelivery and a new one: one batch
+    app = bootstrap(platform_settings, openai_settings())
+    async with app.running():
+        [dead] = await kafka_io.read("session.closed.dlq", 1)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert "insufficient_quota" in headers["x-error"]
+    assert headers["x-attempt"] == "1"
+    assert len(fake_openai.http.requests) == 2  # the first session, then the failing one once
+    assert [r["session_id"] for r in await store.summaries()] == [done.data.session_id]
+    assert len(app.http.state.summarizer.pending) == 0
+
+
 async def test_duplicate_session_closed_events_call_the_model_once(
     closed_session,
     analysis_reply,

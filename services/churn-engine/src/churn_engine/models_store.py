@@ -4,6 +4,7 @@ active platform-wide model, else the documented default."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,8 @@ from typing import Any
 import asyncpg
 
 from churn_engine.model import DEFAULT_MODEL, LogisticModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,15 @@ async def load_choice(conn: asyncpg.Connection) -> ModelChoice:
     fallback = DEFAULT_MODEL
     gyms: dict[uuid.UUID, LogisticModel] = {}
     for row in rows:
-        model = LogisticModel.from_parameters(row["version"], _json(row["parameters"]))
+        try:
+            model = LogisticModel.from_parameters(row["version"], _json(row["parameters"]))
+        except (ValueError, KeyError, TypeError):
+            # One unusable row (trained on other features, malformed) must not stop scoring for
+            # every gym: its gym falls back to the platform-wide model or the default.
+            log.exception(
+                "model %s (gym %s) cannot be loaded; skipped", row["version"], row["gym_id"]
+            )
+            continue
         if row["gym_id"] is None:
             fallback = model
         else:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from churn_engine import staff
 from churn_engine.settings import Settings
 from jarvis_common.auth import AdminOnly
+from jarvis_common.errors import AppError
 from jarvis_common.http import UoW, error_responses
 
 router = APIRouter(
@@ -48,7 +49,15 @@ async def member_scores(
     last: Annotated[date | None, Query(alias="to")] = None,
 ) -> list[staff.Score]:
     last = last or date.today() + timedelta(days=1)
-    first = first or last - timedelta(days=90)
+    if first is None:
+        if last.toordinal() <= 90:
+            # the default window would start before year 1, which no date can name
+            raise AppError(
+                "to is too early for the default 90-day window; give from as well",
+                code="invalid_range",
+                status_code=422,
+            )
+        first = last - timedelta(days=90)
     return await staff.member_scores(uow, gym_id, member_id, first, last)
 
 

@@ -27,6 +27,12 @@ from churn_engine.signals import RECENT_DAYS, WINDOW_DAYS, Signals, feature_matr
 
 CHUNK = 100_000
 
+# Every bound is absolute (N x 24 hours, dates read as UTC midnight), so the signals do not
+# depend on the database session's time zone or on a daylight-saving change inside the window.
+_RECENT = f"interval '{RECENT_DAYS * 24} hours'"
+_WINDOW = f"interval '{WINDOW_DAYS * 24} hours'"
+_JOINED = "(m.joined_at::timestamp AT TIME ZONE 'UTC')"
+
 SIGNALS_SQL = f"""
 CREATE TEMPORARY TABLE scoring_input ON COMMIT DROP AS
 WITH m AS (
@@ -37,13 +43,13 @@ WITH m AS (
     ORDER BY member_id, updated_at DESC
 ), v AS (
     SELECT member_id,
-           count(*) FILTER (WHERE checked_in_at >= $1 - interval '{RECENT_DAYS} days') AS recent,
-           count(*) FILTER (WHERE checked_in_at < $1 - interval '{RECENT_DAYS} days') AS before,
+           count(*) FILTER (WHERE checked_in_at >= $1 - {_RECENT}) AS recent,
+           count(*) FILTER (WHERE checked_in_at < $1 - {_RECENT}) AS before,
            count(*) FILTER (WHERE group_class) AS group_visits,
            count(*) AS visits,
            max(checked_in_at) AS last_visit
     FROM check_ins
-    WHERE checked_in_at >= $1 - interval '{WINDOW_DAYS} days' AND checked_in_at < $1
+    WHERE checked_in_at >= $1 - {_WINDOW} AND checked_in_at < $1
     GROUP BY member_id
 ), c AS (
     SELECT member_id,
@@ -52,17 +58,17 @@ WITH m AS (
            sum(intent_to_cancel) AS intent_to_cancel,
            sum(complaints) AS complaints
     FROM conversations
-    WHERE ended_at >= $1 - interval '{WINDOW_DAYS} days' AND ended_at < $1
+    WHERE ended_at >= $1 - {_WINDOW} AND ended_at < $1
     GROUP BY member_id
 ), s AS (
     SELECT m.*, v.recent, v.before, v.group_visits, v.visits, v.last_visit, c.mean_sentiment,
            c.negative_conversations, c.intent_to_cancel, c.complaints,
            f.first_check_in_at AS feed_start,
            -- observable history: since joining and since the gym's check-in feed started
-           date_part('epoch', $1 - greatest(m.joined_at::timestamptz, f.first_check_in_at))
+           date_part('epoch', $1 - greatest({_JOINED}, f.first_check_in_at))
                / 86400.0 AS history_days,
-           date_part('epoch', (($1 - interval '{RECENT_DAYS} days')
-               - greatest($1 - interval '{WINDOW_DAYS} days', m.joined_at::timestamptz,
+           date_part('epoch', (($1 - {_RECENT})
+               - greatest($1 - {_WINDOW}, {_JOINED},
                           f.first_check_in_at))) / 86400.0 AS baseline_days,
            coalesce(t.amber, $2) AS amber, coalesce(t.red, $3) AS red
     FROM m
@@ -80,7 +86,8 @@ SELECT row_number() OVER () AS n, member_id, gym_id, contract_type,
        CASE WHEN baseline_days >= 14
             THEN coalesce(before, 0) / (baseline_days / 7.0) END::float8
            AS visits_baseline_per_week,
-       coalesce(date_part('epoch', $1 - coalesce(joined_at::timestamptz, feed_start)) / 86400.0,
+       coalesce(date_part('epoch', $1 - coalesce(joined_at::timestamp AT TIME ZONE 'UTC',
+                                                 feed_start)) / 86400.0,
                 0)::float8 AS tenure_days,
        -- no check-in feed: no history at all
        CASE WHEN feed_start IS NULL THEN 0

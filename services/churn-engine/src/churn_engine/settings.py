@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -16,7 +18,10 @@ class Settings(ServiceSettings):
     # The scheduler's job names this service acts on.
     risk_job: str = "churn_risk"
     alerts_job: str = "churn_alerts"
-    # Default band thresholds; a gym may have its own (PUT .../churn/thresholds).
+    # The `churn_risk` schedule's local time of day: an alert tick that finds no scores for its
+    # day scores as of that day's risk slot, as the scoring tick would have.
+    risk_time: time = time(2, 0)
+    # Default band thresholds; a gym may have its own (PUT /api/v1/gyms/{gym_id}/thresholds).
     amber_threshold: float = Field(default=0.3, gt=0, lt=1)
     red_threshold: float = Field(default=0.6, gt=0, lt=1)
     # Alerts

@@ -124,11 +124,18 @@ async def apply_snooze(
     uow: UnitOfWork, gym_id: uuid.UUID, member_id: uuid.UUID, until: date, at: datetime
 ) -> int:
     """Store the snooze and resolve the member's open alert; the alerts resolved."""
-    stmt = insert(snoozes).values(member_id=member_id, gym_id=gym_id, until=until)
+    stmt = insert(snoozes).values(member_id=member_id, gym_id=gym_id, until=until, snoozed_at=at)
     await uow.session.execute(
         stmt.on_conflict_do_update(
             index_elements=[snoozes.c.member_id],
-            set_={"until": stmt.excluded.until, "created_at": func.now()},
+            set_={
+                "gym_id": stmt.excluded.gym_id,
+                "until": stmt.excluded.until,
+                "snoozed_at": stmt.excluded.snoozed_at,
+                "created_at": func.now(),
+            },
+            # the newest request wins, whatever order retries deliver them in
+            where=snoozes.c.snoozed_at <= stmt.excluded.snoozed_at,
         )
     )
     return await resolve_open_alert(

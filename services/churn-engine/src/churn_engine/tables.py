@@ -138,6 +138,8 @@ alerts = Table(
     Column("reasons", JSONB, nullable=False),
     Column("model_version", Text, nullable=False),
     Column("raised_at", DateTime(timezone=True), nullable=False),
+    # the moment of the score the alert was raised from: a check-in from then on resolves it
+    Column("scored_as_of", DateTime(timezone=True), nullable=False),
     Column("resolution", Text),
     Column("resolved_at", DateTime(timezone=True)),
     CheckConstraint(f"resolution IS NULL OR resolution IN {RESOLUTIONS}", name="resolution"),
@@ -158,6 +160,8 @@ snoozes = Table(
     Column("member_id", UUID(as_uuid=True), primary_key=True),
     Column("gym_id", UUID(as_uuid=True), nullable=False),
     Column("until", Date, nullable=False),
+    # when the snooze was asked for: an older request retried late does not overwrite a newer one
+    Column("snoozed_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,9 @@ from jarvis_common.events.catalogue import ScheduleTicked
 from jarvis_common.messaging.handlers import EventHandlers
 
 log = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock's first key: the churn engine's per-day tick lock ("churn" in ASCII).
+_DAY_LOCK = 0x6368_7572
 
 
 def tick_handlers(settings: Settings) -> EventHandlers:
@@ -63,16 +66,71 @@ async def _record(uow: UnitOfWork, tick: ScheduleTicked, outcome: dict[str, Any]
     )
 
 
+async def _lock_day(uow: UnitOfWork, day: date) -> None:
+    """Serialise the day's scoring and alert ticks (delivered together on the spring-forward day,
+    on a scheduler catch-up, on different partitions or replicas): held to the transaction's end,
+    so the second sees what the first stored and does not score the day again under it."""
+    await uow.session.execute(
+        text("SELECT pg_advisory_xact_lock(:scope, :day)"),
+        {"scope": _DAY_LOCK, "day": day.toordinal()},
+    )
+
+
 async def run_scoring(
     uow: UnitOfWork, tick: ScheduleTicked, settings: Settings
 ) -> dict[str, Any] | None:
     """Score as of the tick's slot; None if this tick was already acted on."""
+    await _lock_day(uow, _day_of(tick))
     if not await _claim(uow, tick):
         return None
+    fallback = await uow.session.scalar(
+        text(
+            "SELECT tick_id FROM tick_runs "
+            "WHERE job = :alerts AND outcome->>'scored_as_of' = :slot "
+            "AND NOT EXISTS (SELECT 1 FROM tick_runs WHERE job = :job AND slot = :at "
+            "                AND tick_id <> :tick_id) LIMIT 1"
+        ),
+        {
+            "alerts": settings.alerts_job,
+            "slot": tick.slot.astimezone(UTC).isoformat(),
+            "job": tick.job,
+            "at": tick.slot,
+            "tick_id": tick.tick_id,
+        },
+    )
+    if fallback is not None:
+        # The alert tick found no scores and scored this very slot already: the same inputs,
+        # the same scores. (A rerun of this slot is a second risk tick, and scores again.)
+        outcome: dict[str, Any] = {"scored_by": fallback}
+        await _record(uow, tick, outcome)
+        log.info("scores as of %s were made by %s", tick.slot.isoformat(), fallback)
+        return outcome
     outcome = (await score_as_of(uow, tick.slot, tick.timezone, settings)).as_json()
     await _record(uow, tick, outcome)
     log.info("scored %d members as of %s", outcome["members"], tick.slot.isoformat())
     return outcome
+
+
+def _day_of(tick: ScheduleTicked) -> date:
+    return tick.slot.astimezone(ZoneInfo(tick.timezone)).date()
+
+
+def risk_slot(day: date, timezone: str, at: time) -> datetime:
+    """The `churn_risk` schedule's slot on `day`: its wall time in the zone, or, when daylight
+    saving skips that wall time, the end of the gap (as the scheduler fires it)."""
+    zone = ZoneInfo(timezone)
+    wall = datetime.combine(day, at)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    low, high = sorted((first, wall.replace(tzinfo=zone, fold=1).astimezone(UTC)))
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).replace(tzinfo=None) < wall:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0)
 
 
 async def score_as_of(
@@ -99,20 +157,25 @@ async def run_alerts(
     uow: UnitOfWork, tick: ScheduleTicked, settings: Settings
 ) -> dict[str, Any] | None:
     """Expire and raise alerts for the tick's day; None if this tick was already acted on."""
+    day = _day_of(tick)
+    await _lock_day(uow, day)
     if not await _claim(uow, tick):
         return None
-    day = tick.slot.astimezone(ZoneInfo(tick.timezone)).date()
     scored = await uow.session.scalar(
         text("SELECT EXISTS (SELECT 1 FROM risk_scores WHERE day = :day)"), {"day": day}
     )
     outcome: dict[str, Any] = {}
     if not scored:
-        # The day's scoring tick was lost or is late: score now rather than alert on nothing.
-        outcome["scored"] = (await score_as_of(uow, tick.slot, tick.timezone, settings)).as_json()
+        # The day's scoring tick was lost or is late: score now rather than alert on nothing, as
+        # of the day's scoring slot (not this tick's), so the late scoring tick, if it comes,
+        # finds the scores it would have made.
+        as_of = risk_slot(day, tick.timezone, settings.risk_time)
+        outcome["scored"] = (await score_as_of(uow, as_of, tick.timezone, settings)).as_json()
+        outcome["scored_as_of"] = as_of.isoformat()
     rules = settings.alert_rules()
     outcome["expired"] = await expire_alerts(uow, as_of=tick.slot, rules=rules)
     outcome["raised"] = await raise_alerts(
-        uow, tick_id=tick.tick_id, as_of=tick.slot, day=day, rules=rules
+        uow, tick_id=tick.tick_id, as_of=tick.slot, day=day, timezone=tick.timezone, rules=rules
     )
     await _record(uow, tick, outcome)
     log.info("alerts for %s: %s", day, outcome)

@@ -4,7 +4,9 @@ Snapshots: every `every_days` days, each member active at that moment with its s
 then (the same SQL as scoring) and a label: did the member cancel within the next 30 days?
 Snapshots whose 30 days have not passed yet are not used. The earlier 70 % of snapshot dates
 train, the later 30 % test, so the reported metrics are on members and months the model has not
-seen. A model is saved only with enough history (`ENOUGH`).
+seen; training snapshots within 30 days (the label window) of the first test snapshot are left
+out, so no cancellation is both learnt from and tested on. A model is saved only with enough
+history (`ENOUGH`).
 """
 
 from __future__ import annotations
@@ -52,8 +54,9 @@ _LABELS = f"""
 SELECT s.{{cols}}, EXISTS (
     SELECT 1 FROM member_versions v
     WHERE v.member_id = s.member_id AND v.status = 'cancelled'
-      AND coalesce(v.cancelled_at::timestamptz, v.updated_at) >= $1
-      AND coalesce(v.cancelled_at::timestamptz, v.updated_at) < $1 + interval '{LABEL_DAYS} days'
+      AND coalesce(v.cancelled_at::timestamp AT TIME ZONE 'UTC', v.updated_at) >= $1
+      AND coalesce(v.cancelled_at::timestamp AT TIME ZONE 'UTC', v.updated_at)
+          < $1 + interval '{LABEL_DAYS * 24} hours'
 ) AS label
 FROM scoring_input s
 WHERE $2::uuid IS NULL OR s.gym_id = $2
@@ -112,6 +115,21 @@ def concat(snapshots: list[Snapshot]) -> tuple[Signals, np.ndarray]:
     return signals, np.concatenate([s.labels for s in snapshots])
 
 
+def split(snapshots: list[Snapshot]) -> tuple[list[Snapshot], list[Snapshot]]:
+    """The earlier 70 % of snapshot dates train, the later 30 % test, with a label window between.
+
+    A training snapshot's label looks 30 days ahead; were it less than that before the first test
+    snapshot, the model would learn from cancellations the test part is scored on, and the test
+    metrics would flatter it.
+    """
+    cut = max(1, round(len(snapshots) * (1 - TEST_SHARE)))
+    testing = snapshots[cut:]
+    if not testing:
+        return snapshots, []
+    horizon = testing[0].as_of - timedelta(days=LABEL_DAYS)
+    return [s for s in snapshots[:cut] if s.as_of <= horizon], testing
+
+
 def model_risk(model: LogisticModel, signals: Signals) -> np.ndarray:
     return model.risk(model.contributions(feature_matrix(signals)))
 
@@ -143,11 +161,25 @@ async def train(
         return report
     async with conn.transaction():
         snapshots = [await load_snapshot(conn, m, gym_id) for m in moments]
-    cut = max(1, round(len(snapshots) * (1 - TEST_SHARE)))
-    train_signals, train_labels = concat(snapshots[:cut])
-    test_signals, test_labels = concat(snapshots[cut:])
-    report["train"] = {"members": len(train_labels), "positives": int(train_labels.sum())}
-    report["test"] = {"members": len(test_labels), "positives": int(test_labels.sum())}
+    training, testing = split(snapshots)
+    if not training or not testing:
+        report["saved"] = False
+        report["why_not"] = (
+            f"not enough snapshot dates for a training and a test part {LABEL_DAYS} days apart"
+        )
+        return report
+    train_signals, train_labels = concat(training)
+    test_signals, test_labels = concat(testing)
+    report["train"] = {
+        "members": len(train_labels),
+        "positives": int(train_labels.sum()),
+        "snapshots": [s.as_of.isoformat() for s in training],
+    }
+    report["test"] = {
+        "members": len(test_labels),
+        "positives": int(test_labels.sum()),
+        "snapshots": [s.as_of.isoformat() for s in testing],
+    }
     short = (
         len(train_labels) < ENOUGH.train_rows
         or train_labels.sum() < ENOUGH.train_positives

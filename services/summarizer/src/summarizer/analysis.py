@@ -2,7 +2,8 @@
 
 `ConversationAnalysis` is the schema the model answers in (structured output) and the shape the
 offline analyser fills in; `Analysis` adds what the call cost. `bounded` cuts every field to a
-size that keeps `summary.created` far below 64 KiB, whatever a model writes.
+size that keeps `summary.created` a few KiB, well under the 64 KiB target set for the event (the
+outbox itself accepts up to `MAX_EVENT_BYTES`, 900 KiB), whatever a model writes.
 """
 
 from __future__ import annotations

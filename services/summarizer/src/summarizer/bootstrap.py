@@ -28,7 +28,12 @@ def bootstrap(
     metrics = SummarizerMetrics.register(app.metrics)
     provider = make_provider(settings, metrics)
     summarizer = Summarizer(
-        provider, settings, metrics, pending_limit=max(1000, 4 * platform.consumer_batch_size)
+        provider,
+        settings,
+        metrics,
+        pending_limit=max(1000, 4 * platform.consumer_batch_size),
+        # A kept error must be gone before the event's first retry arrives (after its backoff).
+        failure_ttl_s=min(0.5, platform.retry_initial_delay_s / 2),
     )
     app.http.state.summarizer = summarizer
     app.handlers.include(handlers_for(summarizer))

@@ -4,9 +4,10 @@ For a consumed batch: sessions already summarised (a second `session.closed` und
 id, a replay) are skipped before any model call; each remaining session is analysed, the model
 calls of the batch running at once under one semaphore shared by the whole service; then every
 summary is inserted in one statement and announced through the outbox, in the consumer's
-transaction. If any session failed, the handler raises and the consumer replays the batch one
-event per transaction; the outcomes already known are taken back from `PendingOutcomes`, so only
-the failing session is retried (or dead-lettered) and nothing is analysed twice.
+transaction. Every outcome is kept in `PendingOutcomes` before anything can fail; if any session
+failed (or the transaction does not commit), the consumer replays the batch one event per
+transaction and takes the known outcomes back, so only the failing session is retried (or
+dead-lettered) and nothing is analysed twice.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import dataclasses
 import logging
 import uuid
 from typing import Any
+
+from sqlalchemy import event as sqlalchemy_event
 
 from jarvis_common.db import UnitOfWork
 from jarvis_common.events import Envelope
@@ -45,12 +48,13 @@ class Summarizer:
         metrics: SummarizerMetrics,
         *,
         pending_limit: int = 20_000,
+        failure_ttl_s: float = 0.5,
     ):
         self.provider = provider
         self.settings = settings
         self.metrics = metrics
         self.calls = asyncio.Semaphore(settings.max_concurrent_calls)
-        self.pending = PendingOutcomes(pending_limit)
+        self.pending = PendingOutcomes(pending_limit, failure_ttl_s=failure_ttl_s)
 
     async def summarize_sessions(self, events: list[Envelope[Any]], uow: UnitOfWork) -> None:
         first_per_session: dict[uuid.UUID, Envelope[Any]] = {}
@@ -64,21 +68,34 @@ class Summarizer:
             ):
                 self.pending.take(event.id)  # nothing to do for it: forget what was kept
         todo = [e for s, e in first_per_session.items() if s not in done]
-        outcomes = await self._analyse_all(todo)
+        results = await self._analyse_all(todo)
+        outcomes = [outcome for outcome, _ in results]
+        # Kept before anything can fail (a failed session, the insert, the commit): the consumer's
+        # one-by-one replay takes them back instead of calling the model again. An error taken
+        # back is not kept again, so the retry topic's attempt asks the model afresh.
+        self.pending.keep(
+            {
+                e.id: outcome
+                for e, (outcome, fresh) in zip(todo, results, strict=True)
+                if fresh or not isinstance(outcome, Exception)
+            }
+        )
         failed = {e.id: o for e, o in zip(todo, outcomes, strict=True) if isinstance(o, Exception)}
         if failed:
-            if len(events) == 1:
+            if len(todo) == 1:
                 raise next(iter(failed.values()))
-            self.pending.keep({e.id: o for e, o in zip(todo, outcomes, strict=True)})
             raise BatchIncomplete(f"{len(failed)} of {len(todo)} sessions failed")
         analysed = list(zip(todo, outcomes, strict=True))
-        try:
-            rows = [self._row(e.data, a) for e, a in analysed]  # type: ignore[arg-type]
-            stored = await store.add_new(uow.session, rows)
-        except Exception:
-            if len(events) > 1:
-                self.pending.keep({e.id: a for e, a in analysed})  # type: ignore[misc]
-            raise
+        kept = [e.id for e in todo]
+        # Once committed, nothing will replay them: forget the analyses now.
+        sqlalchemy_event.listen(
+            uow.session.sync_session,
+            "after_commit",
+            lambda _session: self.pending.forget(kept),
+            once=True,
+        )
+        rows = [self._row(e.data, a) for e, a in analysed]  # type: ignore[arg-type]
+        stored = await store.add_new(uow.session, rows)
         for event, analysis in analysed:
             if event.data.session_id in stored:
                 uow.trace_id = event.trace_id
@@ -89,23 +106,24 @@ class Summarizer:
                 )
                 self.metrics.summaries.labels(self._provider_of(analysis)).inc()
 
-    async def _analyse_all(self, events: list[Envelope[Any]]) -> list[Outcome]:
+    async def _analyse_all(self, events: list[Envelope[Any]]) -> list[tuple[Outcome, bool]]:
         if self.provider.remote:
             return list(await asyncio.gather(*(self._outcome(e) for e in events)))
         return [await self._outcome(e) for e in events]
 
-    async def _outcome(self, event: Envelope[Any]) -> Outcome:
+    async def _outcome(self, event: Envelope[Any]) -> tuple[Outcome, bool]:
+        """The event's outcome, and whether it was found just now (not taken back)."""
         kept = self.pending.take(event.id)
         if kept is not None:
-            return kept
+            return kept, False
         closed: SessionClosed = event.data
         conversation = conversation_of(closed, self.settings.default_language)
         with log_context(event_id=event.id, trace_id=event.trace_id, session_id=closed.session_id):
             try:
-                return await self._analyse(conversation)
+                return await self._analyse(conversation), True
             except Exception as exc:
                 log.warning("session could not be summarised: %s", exc)
-                return exc
+                return exc, True
 
     async def _analyse(self, conversation: Conversation) -> Analysis:
         if not conversation.member_spoke:
