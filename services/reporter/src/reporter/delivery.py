@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -34,9 +35,13 @@ async def deliver_report(
     report_id: uuid.UUID,
     metrics: ReporterMetrics,
     prepared: tuple[dict[str, Any], list[tuple[str, str]]] | None = None,
+    on_all_sent: Callable[[Any], Awaitable[None]] | None = None,
 ) -> dict[str, int]:
     """Send the report's pending deliveries. `prepared` (content, pending deliveries), when the
-    caller has just generated the report, saves reading them back."""
+    caller has just generated the report, saves reading them back. `on_all_sent(uow)` runs in
+    the transaction that marks the last delivery sent, when every one of them was sent (the
+    worker closes its job there: one transaction per report less); the outcome then has
+    `closed` = 1."""
     if prepared is None:
         async with db.unit_of_work() as uow:
             pending = [
@@ -76,7 +81,8 @@ async def deliver_report(
             str(report_id), content, mailer.settings.smtp_from, pending
         )
     outcome = {"sent": 0, "failed": 0}
-    for (recipient, _), message in zip(pending, messages, strict=True):
+    last = len(pending) - 1
+    for i, ((recipient, _), message) in enumerate(zip(pending, messages, strict=True)):
         try:
             await mailer.send(message, recipient)
         except Exception as exc:  # any SMTP or network failure: retried with the job
@@ -85,9 +91,12 @@ async def deliver_report(
             await _mark(db, report_id, recipient, error=repr(exc)[:500])
             log.warning("report %s to %s failed: %r", report_id, recipient, exc)
             continue
-        await _mark(db, report_id, recipient, error=None)
+        close = on_all_sent if i == last and not outcome["failed"] else None
+        await _mark(db, report_id, recipient, error=None, then=close)
         metrics.deliveries.labels("sent").inc()
         outcome["sent"] += 1
+        if close is not None:
+            outcome["closed"] = 1
     if outcome["failed"]:
         raise DeliveryFailed(f"{outcome['failed']} of {len(pending)} deliveries failed")
     return outcome
@@ -99,7 +108,14 @@ async def _content(uow: Any, report_id: uuid.UUID) -> dict[str, Any]:
     )
 
 
-async def _mark(db: Database, report_id: uuid.UUID, recipient: str, *, error: str | None) -> None:
+async def _mark(
+    db: Database,
+    report_id: uuid.UUID,
+    recipient: str,
+    *,
+    error: str | None,
+    then: Callable[[Any], Awaitable[None]] | None = None,
+) -> None:
     async with db.unit_of_work() as uow:
         if error is None:
             sql = "UPDATE deliveries SET status = 'sent', sent_at = now(), attempts = attempts + 1"
@@ -109,3 +125,5 @@ async def _mark(db: Database, report_id: uuid.UUID, recipient: str, *, error: st
             text(f"{sql} WHERE report_id = :id AND recipient = :r AND status = 'pending'"),
             {"id": report_id, "r": recipient, **({"error": error} if error else {})},
         )
+        if then is not None:
+            await then(uow)

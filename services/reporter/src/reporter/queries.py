@@ -49,10 +49,12 @@ class GymWeekData:
     at_risk: list[dict[str, Any]]
 
 
-async def raw_connection(uow: UnitOfWork) -> Any:
-    """The transaction's asyncpg connection: a report is a dozen small queries, run raw."""
+async def raw_connection(uow: UnitOfWork, *, begun: bool = False) -> Any:
+    """The transaction's asyncpg connection: a report is a dozen small queries, run raw.
+    `begun`: a statement already ran through the session, so its transaction is open."""
     # The first statement opens the transaction; raw statements then run inside it.
-    await uow.session.execute(text("SELECT 1"))
+    if not begun:
+        await uow.session.execute(text("SELECT 1"))
     connection = await uow.session.connection()
     return (await connection.get_raw_connection()).driver_connection
 

@@ -68,7 +68,9 @@ async def generate_gym_report(
 ) -> Generated:
     gym = await load_gym(uow, gym_id)
     week = Week(week_start, gym["timezone"])
-    data = await read_gym_week(await raw_connection(uow), gym_id, week, settings.list_limit)
+    data = await read_gym_week(
+        await raw_connection(uow, begun=True), gym_id, week, settings.list_limit
+    )
     content = gym_content(gym, week, data)
     recipients = list(gym["manager_emails"])
     if settings.gym_reports_to_franchise_owners:

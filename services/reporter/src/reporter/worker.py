@@ -4,7 +4,8 @@ Jobs are claimed a few at a time with `FOR UPDATE SKIP LOCKED` and leased (their
 a lease ahead), so several replicas share the work and a job whose worker died is taken up
 again when its lease runs out. Each job runs in two steps, each with its own transactions:
 1. generate (`pending` -> `generated`): content, stored report, delivery rows, outbox event;
-2. deliver (`generated` -> `done`): render once, send each pending delivery, mark it sent.
+2. deliver (`generated` -> `done`): render once, send each pending delivery, mark it sent; the
+   last mark, when every delivery was sent, closes the job in the same transaction.
 A failure retries the job with backoff up to `job_max_attempts`, then it is `failed`. Gym jobs
 come before franchise jobs, which wait (without spending attempts) for their gyms' reports.
 """
@@ -132,13 +133,14 @@ class ReportWorker:
             if job.status == "pending":
                 generated = await self._generate(job)
                 prepared = (generated.content, generated.pending)
-            await deliver_report(
+            outcome = await deliver_report(
                 self.db,
                 self.mailer,
                 self.renderer,
                 report_id(job.scope, job.subject_id, job.week_start),
                 self.metrics,
                 prepared,
+                on_all_sent=lambda uow: self._close(uow, job),
             )
         except NotReady as exc:
             log.info("%s", exc)
@@ -164,7 +166,8 @@ class ReportWorker:
             )
             self.metrics.jobs.labels("failed" if failed else "retried").inc()
             return
-        await self._finish(job, "done")
+        if not outcome.get("closed"):
+            await self._finish(job, "done")
         self.metrics.jobs.labels("done").inc()
 
     async def _generate(self, job: Job) -> Generated:
@@ -185,24 +188,34 @@ class ReportWorker:
         self.metrics.reports.labels(job.scope, outcome).inc()
         return generated
 
+    async def _close(self, uow: Any, job: Job) -> None:
+        """The job is done, in the transaction that marks its last delivery sent."""
+        await self._update(uow, job, "done")
+
     async def _finish(
         self, job: Job, status: str | None, *, delay: float = 0.0, error: str | None = None
     ) -> None:
         async with self.db.unit_of_work() as uow:
-            await uow.session.execute(
-                text(
-                    "UPDATE report_jobs SET status = coalesce(:status, status), "
-                    "attempts = attempts + :failed, last_error = coalesce(:error, last_error), "
-                    "due_at = now() + make_interval(secs => :delay), updated_at = now() "
-                    "WHERE scope = :scope AND subject_id = :s AND week_start = :w"
-                ),
-                {
-                    "status": status,
-                    "failed": 1 if error else 0,
-                    "error": error,
-                    "delay": delay,
-                    "scope": job.scope,
-                    "s": job.subject_id,
-                    "w": job.week_start,
-                },
-            )
+            await self._update(uow, job, status, delay=delay, error=error)
+
+    @staticmethod
+    async def _update(
+        uow: Any, job: Job, status: str | None, *, delay: float = 0.0, error: str | None = None
+    ) -> None:
+        await uow.session.execute(
+            text(
+                "UPDATE report_jobs SET status = coalesce(:status, status), "
+                "attempts = attempts + :failed, last_error = coalesce(:error, last_error), "
+                "due_at = now() + make_interval(secs => :delay), updated_at = now() "
+                "WHERE scope = :scope AND subject_id = :s AND week_start = :w"
+            ),
+            {
+                "status": status,
+                "failed": 1 if error else 0,
+                "error": error,
+                "delay": delay,
+                "scope": job.scope,
+                "s": job.subject_id,
+                "w": job.week_start,
+            },
+        )
