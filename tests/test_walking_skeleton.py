@@ -27,7 +27,8 @@ from jarvis_common.devrun.kafka import free_port
 from jarvis_common.settings import plain_dsn
 from jarvis_common.testing.waiting import wait_for
 
-pytestmark = pytest.mark.slow
+# two platform start-ups: generous on a loaded machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 SERVICES = {
     "kiosk-registry": 8000,
@@ -71,6 +72,7 @@ class Platform:
             # the kiosk simulator would add its own conversations to the ones counted here; it
             # has end-to-end tests of its own (test_kiosk_simulator.py)
             "JARVIS_DEV_COMPANIONS": "none",
+            "JARVIS_DEV_READY_TIMEOUT_S": "150",
         }
         started = time.monotonic()
         self.process = subprocess.Popen(
@@ -132,8 +134,9 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
 
 
 async def test_one_conversation_travels_through_the_platform(platform: Platform) -> None:
-    startup_s = platform.start()
-    assert startup_s < 60
+    # how fast it starts is not this test's business (a loaded CI machine is slow); that it
+    # starts, and what it then does, is
+    platform.start()
     async with httpx.AsyncClient(timeout=5) as http:
         for service in SERVICES:
             ready = await http.get(f"{platform.url(service)}/readyz")
