@@ -130,7 +130,9 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     p = Platform(tmp_path / "jarvis-data")
     yield p
     if p.process is not None and p.process.poll() is None:
-        p.process.kill()
+        # a failed test still stops the platform the dev runner's way, so no service, broker
+        # or database outlives it (killing the runner alone would orphan them)
+        p.stop()
 
 
 async def test_one_conversation_travels_through_the_platform(platform: Platform) -> None:
