@@ -43,13 +43,14 @@ async def authenticate(app: ServiceApp, ws: WebSocket) -> KnownKiosk | int:
     token = _token(ws)
     if not key or not token:
         return p.CLOSE_UNAUTHORIZED
+    manager = manager_of(app)
     try:
-        claims = manager_of(app).verifier(key).verify(token, KIOSK_AUDIENCE)
+        claims = manager.verifier(key).verify(token, KIOSK_AUDIENCE)
         kiosk_id = uuid.UUID(claims["sub"])
     except (InvalidToken, ValueError):
         return p.CLOSE_UNAUTHORIZED
     try:
-        kiosk = await manager_of(app).kiosks.find(kiosk_id)
+        kiosk = await manager.kiosks.find(kiosk_id)
     except Exception:  # the database is away or saturated: the kiosk retries with backoff
         log.warning("could not look up kiosk %s", kiosk_id, exc_info=True)
         return p.CLOSE_TRY_AGAIN
@@ -112,15 +113,15 @@ async def handle_message(app: ServiceApp, conn: Connection, raw: str) -> dict[st
             "the message does not match its type",
             details=exc.errors(include_url=False, include_context=False, include_input=False),
         )
+    manager = manager_of(app)
     if isinstance(message, p.Heartbeat):
         try:
-            await manager_of(app).heartbeats.record(conn.kiosk, message)
+            await manager.heartbeats.record(conn.kiosk, message)
         except Exception:
             return p.error(
                 "heartbeat_not_recorded", "the heartbeat was not recorded; send the next"
             )
         return {"type": "heartbeat.ack"}
-    manager = manager_of(app)
     if isinstance(message, p.SessionStart):
         return await manager.start(conn, message.member_id)
     if isinstance(message, p.SessionResume):

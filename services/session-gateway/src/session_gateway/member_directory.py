@@ -79,7 +79,6 @@ async def member_context(
     return MemberContext(
         member_id=member_id,
         first_name=row["first_name"],
-        language=row["language"],
         status=row["status"],
         contract_type=row["contract_type"],
         contract_ends_at=ends.isoformat() if ends else None,

@@ -22,7 +22,6 @@ from jarvis_common.events.catalogue import KioskConfig, TokenUsage
 class MemberContext:
     member_id: uuid.UUID | None = None
     first_name: str | None = None
-    language: str | None = None
     status: str | None = None
     contract_type: str | None = None
     contract_ends_at: str | None = None

@@ -24,6 +24,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -120,7 +121,7 @@ class RealtimeRelay:
         self._fatal = False
         self._in_flight = False
         self._speaking = False
-        self._uncommitted: list[str] = []
+        self._uncommitted: deque[str] = deque()
         self._uncommitted_chars = 0
         self._waiting_transcripts: set[str] = set()
         self._progress = asyncio.Event()
@@ -128,7 +129,6 @@ class RealtimeRelay:
         self._replayed: set[str] = set()
         # user input sent while the connection is being reopened, sent once it is back
         self._deferred: list[Callable[[Connection], Awaitable[None]]] = []
-        self.reconnects = 0
 
     # --- opening --------------------------------------------------------------------------
 
@@ -274,7 +274,6 @@ class RealtimeRelay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.join(), 1.0)
         self._conn = await self._open(replay=True)
-        self.reconnects += 1
 
     def _until_rotation(self) -> float:
         # cancelling recv loses nothing (the SDK says so)
@@ -299,7 +298,6 @@ class RealtimeRelay:
             self._conn = old  # the old one still works until its cap: try again later
             self._opened_at = time.monotonic() - self.settings.upstream_rotate_after_s + 5
             return
-        self.reconnects += 1
         with contextlib.suppress(Exception):
             await old.close(code=1000)
 
@@ -396,39 +394,38 @@ class RealtimeRelay:
 
     # --- input ----------------------------------------------------------------------------
 
-    async def _send(
-        self, payload: str, deferred: Callable[[Connection], Awaitable[None]] | None
-    ) -> None:
-        """Send now, or, while the connection is being reopened, run `deferred` once it is."""
+    async def _send(self, *payloads: str, defer: bool) -> None:
+        """Send now. While the connection is being reopened, and `defer`, send them all once it
+        is back (after the replay); otherwise they are dropped."""
         conn = self._conn
-        try:
-            if conn is not None:
-                await conn.send_raw(payload)
+        if conn is not None:
+            try:
+                await conn.send_raw(payloads[0])
+            except ConnectionClosed:
+                pass  # the reader is reopening it
+            else:
+                # the first went out: the rest follow on this connection, or are lost with it
+                with contextlib.suppress(ConnectionClosed):
+                    for payload in payloads[1:]:
+                        await conn.send_raw(payload)
                 return
-        except ConnectionClosed:
-            pass  # the reader is reopening it
-        if deferred is not None:
-            self._deferred.append(deferred)
+        if defer:
+
+            async def later(conn: Connection) -> None:
+                for payload in payloads:
+                    await conn.send_raw(payload)
+
+            self._deferred.append(later)
 
     async def send_user_text(self, text: str) -> None:
         item_id = f"item_{uuid.uuid4().hex[:24]}"
-        payload = _item_create(item_id, "user", text)
-
-        async def later(conn: Connection) -> None:
-            await conn.send_raw(payload)
-            await conn.send_raw(RESPONSE_CREATE)
-
-        if self._conn is None:
-            self._deferred.append(later)
-            return
-        await self._send(payload, later)
-        await self._send(RESPONSE_CREATE, None)
+        await self._send(_item_create(item_id, "user", text), RESPONSE_CREATE, defer=True)
 
     async def append_audio(self, audio: str) -> None:
         self._uncommitted.append(audio)
         self._uncommitted_chars += len(audio)
         while self._uncommitted_chars > MAX_UNCOMMITTED_AUDIO_CHARS and self._uncommitted:
-            self._uncommitted_chars -= len(self._uncommitted.pop(0))
+            self._uncommitted_chars -= len(self._uncommitted.popleft())
         conn = self._conn
         if conn is None:
             return  # kept in _uncommitted: re-sent after the replay
@@ -452,7 +449,7 @@ class RealtimeRelay:
         )
 
         # after a reconnect the replay carries the truncated text instead
-        await self._send(payload, None)
+        await self._send(payload, defer=False)
 
     async def wrap_up(self, instructions: str) -> None:
         if self._in_flight:
@@ -462,11 +459,7 @@ class RealtimeRelay:
         payload = json.dumps(
             {"type": "response.create", "response": {"instructions": instructions}}
         )
-
-        async def later(conn: Connection) -> None:
-            await conn.send_raw(payload)
-
-        await self._send(payload, later)
+        await self._send(payload, defer=True)
         await self._response_done.wait()
 
     # --- the end --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select, text, update
@@ -64,8 +65,7 @@ async def record_closed_session(uow: UnitOfWork, command: RecordClosedSession) -
             started_at=command.started_at,
             ended_at=command.ended_at,
             end_reason=command.end_reason,
-            transcript=[t.model_dump(mode="json") for t in command.transcript],
-            usage=command.usage.model_dump(mode="json"),
+            **_conversation(command.transcript, command.usage),
             cost_usd=command.cost_usd,
             state="closed",
         )
@@ -81,6 +81,14 @@ async def record_closed_session(uow: UnitOfWork, command: RecordClosedSession) -
     )
     uow.publish(event, gym_id=command.gym_id, franchise_id=command.franchise_id)
     return event
+
+
+def _conversation(transcript: tuple[TranscriptItem, ...], usage: TokenUsage) -> dict[str, Any]:
+    """A session's transcript and usage as their JSONB columns hold them."""
+    return {
+        "transcript": [t.model_dump(mode="json") for t in transcript],
+        "usage": usage.model_dump(mode="json"),
+    }
 
 
 class GymAtCapacity(Exception):
@@ -119,8 +127,7 @@ async def open_session(
             franchise_id=franchise_id,
             member_id=event.member_id,
             started_at=event.started_at,
-            transcript=[],
-            usage=TokenUsage().model_dump(mode="json"),
+            **_conversation((), TokenUsage()),
             cost_usd=Decimal("0"),
             state="open",
             owner=owner,
@@ -138,8 +145,7 @@ async def close_session(uow: UnitOfWork, event: SessionClosed) -> bool:
             state="closed",
             ended_at=event.ended_at,
             end_reason=event.end_reason,
-            transcript=[t.model_dump(mode="json") for t in event.transcript],
-            usage=event.usage.model_dump(mode="json"),
+            **_conversation(event.transcript, event.usage),
             cost_usd=event.cost_usd,
             price_table_version=event.price_table_version,
         )
@@ -163,8 +169,7 @@ async def checkpoint_session(
         update(sessions)
         .where(sessions.c.id == session_id, sessions.c.state == "open")
         .values(
-            transcript=[t.model_dump(mode="json") for t in transcript],
-            usage=usage.model_dump(mode="json"),
+            **_conversation(transcript, usage),
             cost_usd=cost_usd,
             checkpointed_at=func.now(),
         )

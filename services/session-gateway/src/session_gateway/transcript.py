@@ -60,9 +60,6 @@ class Transcript:
         self._items: dict[str, Item] = {}
         self._arrival: list[str] = []
 
-    def __contains__(self, item_id: str) -> bool:
-        return item_id in self._items
-
     def get(self, item_id: str) -> Item | None:
         return self._items.get(item_id)
 
