@@ -22,7 +22,6 @@ from churn_engine.reasons import reason_values, reasons_json
 from churn_engine.signals import SIGNAL_COLUMNS, Signals, feature_matrix
 
 REQUIRED = ("visits_28d", "tenure_days")
-OPTIONAL_NAN = tuple(c for c in SIGNAL_COLUMNS if c not in REQUIRED)
 
 
 class CsvError(ValueError):

@@ -61,7 +61,6 @@ class ReportWorker:
         self.mailer = mailer
         self.metrics = metrics
         self.renderer = renderer or Renderer(settings.render_processes)
-        self.wake = asyncio.Event()
 
     async def run_forever(self) -> None:
         if not self.mailer.configured:
@@ -82,11 +81,7 @@ class ReportWorker:
                 log.exception("report worker round failed; retrying")
                 worked = 0
             if not worked:
-                try:
-                    await asyncio.wait_for(self.wake.wait(), self.settings.worker_poll_interval_s)
-                except TimeoutError:
-                    pass
-                self.wake.clear()
+                await asyncio.sleep(self.settings.worker_poll_interval_s)
 
     async def run_once(self) -> int:
         """Claim and process one round of due jobs; how many were claimed."""

@@ -40,9 +40,6 @@ class Ticker:
         self.retry_interval_s = retry_interval_s
         self._registered = False
 
-    def schedule(self, job: str) -> Schedule | None:
-        return next((s for s in self.schedules if s.job == job), None)
-
     async def run(self) -> None:
         if not self.schedules:
             log.warning("no schedules configured: the scheduler publishes nothing")

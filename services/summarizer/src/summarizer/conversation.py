@@ -32,10 +32,6 @@ class Conversation:
     gym_language: Language
 
     @property
-    def member_text(self) -> str:
-        return "\n".join(t.text for t in self.turns if t.speaker == "member")
-
-    @property
     def member_spoke(self) -> bool:
         return any(t.speaker == "member" for t in self.turns)
 
