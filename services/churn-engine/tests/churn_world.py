@@ -21,7 +21,7 @@ from churn_engine.projection import (
 from churn_engine.reasons import from_row
 from churn_engine.settings import Settings
 from churn_engine.synthetic import Population
-from churn_engine.ticks import raw_connection, score_as_of
+from churn_engine.ticks import score_as_of
 from jarvis_common.events import EventData, new_event
 from jarvis_common.events.catalogue import (
     ChurnSignal,
@@ -58,7 +58,7 @@ class Churn:
 
     async def scores(self, day: Any) -> dict[uuid.UUID, dict[str, Any]]:
         async with self.app.db.unit_of_work() as uow:
-            rows = await (await raw_connection(uow)).fetch(
+            rows = await (await uow.driver_connection()).fetch(
                 "SELECT * FROM risk_scores WHERE day = $1", day
             )
         return {

@@ -17,14 +17,13 @@ from churn_engine.commands import main as command
 from churn_engine.scoring import NUMERIC, SIGNALS_SQL
 from churn_engine.synthetic import generate
 from churn_engine.synthetic_load import load_check_ins, load_members
-from churn_engine.ticks import raw_connection
 
 pytestmark = pytest.mark.timeout(150)
 
 
 async def load(churn: Churn, population) -> None:  # type: ignore[no-untyped-def]
     async with churn.app.db.unit_of_work() as uow:
-        conn = await raw_connection(uow)
+        conn = await uow.driver_connection()
         await load_members(conn, population)
         await load_check_ins(conn, population)
 
@@ -94,7 +93,7 @@ async def export_features(churn: Churn, population, path: Path) -> dict[str, flo
     ids = population.member_ids()
     labels = dict(zip(ids, population.churns_within(population.days).tolist(), strict=True))
     async with churn.app.db.unit_of_work() as uow:
-        conn = await raw_connection(uow)
+        conn = await uow.driver_connection()
         await conn.execute(SIGNALS_SQL, as_of, 0.3, 0.6, as_of.date(), [], [])
         rows = await conn.fetch("SELECT * FROM scoring_input ORDER BY member_id")
     with path.open("w", newline="") as out:

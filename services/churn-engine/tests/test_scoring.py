@@ -188,14 +188,13 @@ async def test_a_gym_with_its_own_model_is_scored_by_it_and_the_others_by_the_de
 
     from churn_engine.model import DEFAULT_MODEL
     from churn_engine.models_store import save_model
-    from churn_engine.ticks import raw_connection
 
     await churn.load(population)
     gym, other = population.gym_ids
     own = replace(DEFAULT_MODEL, version="trained-gym-test", intercept=-1.0)
     async with churn.app.db.unit_of_work() as uow:
         await save_model(
-            await raw_connection(uow),
+            await uow.driver_connection(),
             own,
             gym_id=gym,
             metrics={},

@@ -47,7 +47,11 @@ async def project_member_upserted(events: list[Envelope[Any]], uow: UnitOfWork) 
     )
 
 
-@handlers.on_batch(MemberCheckedIn, name="project_member_checked_in")
+# Applying a check-in twice changes nothing, so its id is not recorded in processed_events
+# (check-ins are the busiest member topic): the row is keyed by (member, instant) and inserted
+# ON CONFLICT DO NOTHING, a feed start only moves earlier, and only alerts still open are
+# resolved, so a second delivery publishes no second churn.alert.resolved.
+@handlers.on_batch(MemberCheckedIn, name="project_member_checked_in", record_processed=False)
 async def project_member_checked_in(events: list[Envelope[Any]], uow: UnitOfWork) -> None:
     check_ins: list[MemberCheckedIn] = [e.data for e in events]
     params = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from churn_engine.settings import Settings
 from jarvis_common.db import UnitOfWork
 from jarvis_common.events import Envelope
 from jarvis_common.events.catalogue import ScheduleTicked
+from jarvis_common.local_time import to_instant
 from jarvis_common.messaging.handlers import EventHandlers
 
 log = logging.getLogger(__name__)
@@ -115,29 +116,11 @@ def _day_of(tick: ScheduleTicked) -> date:
     return tick.slot.astimezone(ZoneInfo(tick.timezone)).date()
 
 
-def risk_slot(day: date, timezone: str, at: time) -> datetime:
-    """The `churn_risk` schedule's slot on `day`: its wall time in the zone, or, when daylight
-    saving skips that wall time, the end of the gap (as the scheduler fires it)."""
-    zone = ZoneInfo(timezone)
-    wall = datetime.combine(day, at)
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if first.astimezone(zone).replace(tzinfo=None) == wall:
-        return first
-    low, high = sorted((first, wall.replace(tzinfo=zone, fold=1).astimezone(UTC)))
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if middle.astimezone(zone).replace(tzinfo=None) < wall:
-            low = middle
-        else:
-            high = middle
-    return high.replace(microsecond=0)
-
-
 async def score_as_of(
     uow: UnitOfWork, as_of: datetime, timezone: str, settings: Settings
 ) -> ScoringOutcome:
     day = as_of.astimezone(ZoneInfo(timezone)).date()
-    conn = await raw_connection(uow)
+    conn = await uow.driver_connection()
     outcome = await score_members(
         conn,
         as_of=as_of,
@@ -167,9 +150,10 @@ async def run_alerts(
     outcome: dict[str, Any] = {}
     if not scored:
         # The day's scoring tick was lost or is late: score now rather than alert on nothing, as
-        # of the day's scoring slot (not this tick's), so the late scoring tick, if it comes,
+        # of the day's scoring slot (not this tick's; the scheduler's own mapping, so a
+        # daylight-saving gap gives the same instant), so the late scoring tick, if it comes,
         # finds the scores it would have made.
-        as_of = risk_slot(day, tick.timezone, settings.risk_time)
+        as_of = to_instant(datetime.combine(day, settings.risk_time), ZoneInfo(tick.timezone))
         outcome["scored"] = (await score_as_of(uow, as_of, tick.timezone, settings)).as_json()
         outcome["scored_as_of"] = as_of.isoformat()
     rules = settings.alert_rules()
@@ -180,13 +164,3 @@ async def run_alerts(
     await _record(uow, tick, outcome)
     log.info("alerts for %s: %s", day, outcome)
     return outcome
-
-
-async def raw_connection(uow: UnitOfWork) -> Any:
-    """The transaction's asyncpg connection, for COPY and cursors."""
-    # SQLAlchemy opens the database transaction with its first statement; without one, raw
-    # statements would run outside it (autocommit) and escape the unit of work.
-    await uow.session.execute(text("SELECT 1"))
-    connection = await uow.session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection

@@ -317,16 +317,6 @@ _RESOLVE_ALERTS = """
 _FRANCHISES = "SELECT id, franchise_id FROM gyms WHERE id = ANY($1::uuid[])"
 
 
-async def _driver_connection(uow: UnitOfWork) -> Any:
-    """The asyncpg connection under the unit of work, with its transaction begun."""
-    connection = await uow.session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    if not driver.is_in_transaction():
-        # SQLAlchemy sends BEGIN lazily, with the first statement it runs itself.
-        await uow.session.execute(text("SELECT 1"))
-    return driver
-
-
 @dataclass(frozen=True)
 class _Change:
     row: Any
@@ -347,7 +337,7 @@ async def apply_heartbeats(events: list[Envelope[Any]], uow: UnitOfWork) -> None
             newest[beat.kiosk_id] = beat
     context.count("superseded", len(events) - len(newest))
 
-    db = await _driver_connection(uow)
+    db = await uow.driver_connection()
     # Locked in id order (no deadlock with another batch); the sweeper skips locked kiosks.
     rows = {row["id"]: row for row in await db.fetch(_LOCK_KIOSKS, list(newest))}
     # The registry's clock (the database's, shared by every replica), read once the rows are ours.

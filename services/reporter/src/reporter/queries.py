@@ -13,9 +13,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
-
-from jarvis_common.db import UnitOfWork
 from reporter.weeks import Week
 
 ADDITIVE = (
@@ -47,16 +44,6 @@ class GymWeekData:
     topics: list[dict[str, Any]]
     follow_ups: list[dict[str, Any]]
     at_risk: list[dict[str, Any]]
-
-
-async def raw_connection(uow: UnitOfWork, *, begun: bool = False) -> Any:
-    """The transaction's asyncpg connection: a report is a dozen small queries, run raw.
-    `begun`: a statement already ran through the session, so its transaction is open."""
-    # The first statement opens the transaction; raw statements then run inside it.
-    if not begun:
-        await uow.session.execute(text("SELECT 1"))
-    connection = await uow.session.connection()
-    return (await connection.get_raw_connection()).driver_connection
 
 
 async def read_gym_week(conn: Any, gym_id: uuid.UUID, week: Week, list_limit: int) -> GymWeekData:

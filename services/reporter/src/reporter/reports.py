@@ -21,7 +21,7 @@ from jarvis_common.db import UnitOfWork
 from jarvis_common.errors import NotFound
 from jarvis_common.events.catalogue import ReportGenerated
 from reporter.content import franchise_content, gym_content, headline
-from reporter.queries import raw_connection, read_gym_week
+from reporter.queries import read_gym_week
 from reporter.settings import Settings
 from reporter.weeks import Week
 
@@ -68,9 +68,7 @@ async def generate_gym_report(
 ) -> Generated:
     gym = await load_gym(uow, gym_id)
     week = Week(week_start, gym["timezone"])
-    data = await read_gym_week(
-        await raw_connection(uow, begun=True), gym_id, week, settings.list_limit
-    )
+    data = await read_gym_week(await uow.driver_connection(), gym_id, week, settings.list_limit)
     content = gym_content(gym, week, data)
     recipients = list(gym["manager_emails"])
     if settings.gym_reports_to_franchise_owners:

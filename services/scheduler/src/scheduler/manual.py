@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from jarvis_common.db import Database
 from jarvis_common.errors import AppError, Conflict
+from jarvis_common.local_time import to_instant
 from scheduler.schedules import Schedule
-from scheduler.slots import to_instant
 from scheduler.tick_log import RERUN_MARK, RecordedTick, record_tick, recorded, reruns_of
 
 

@@ -8,8 +8,11 @@ transaction, just before it commits, so nothing is published for work that was r
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+import asyncpg
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jarvis_common.events import Envelope, EventData, new_event
@@ -24,8 +27,10 @@ class UnitOfWork:
         *,
         source: str,
         trace_id: str | None = None,
+        after_outbox_commit: Callable[[], None] | None = None,
     ):
         self._sessionmaker = sessionmaker
+        self._after_outbox_commit = after_outbox_commit
         self._messaging = messaging
         self.source = source
         self.trace_id = trace_id
@@ -37,6 +42,20 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("the unit of work is not open")
         return self._session
+
+    async def driver_connection(self) -> asyncpg.Connection:
+        """The asyncpg connection under this unit of work, inside its transaction: for COPY,
+        cursors and set-based SQL without SQLAlchemy's per-row processing. What runs on it is
+        committed or rolled back with the session's own statements."""
+        connection = await self.session.connection()
+        driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
+        if not driver.is_in_transaction():
+            # The asyncpg dialect sends BEGIN lazily, with the first statement SQLAlchemy runs
+            # (session.begin() and session.connection() send nothing); until then raw statements
+            # would autocommit, beyond the reach of rollback. BEGIN must come from SQLAlchemy, not
+            # be sent raw, or its commit and rollback would not know there is a transaction to end.
+            await self.session.execute(text("SELECT 1"))
+        return driver
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessionmaker()
@@ -72,10 +91,13 @@ class UnitOfWork:
         return event
 
     async def commit(self) -> None:
-        if self._pending:
+        published = bool(self._pending)
+        if published:
             await self._messaging.add_to_outbox(self.session, self._pending)
             self._pending.clear()
         await self.session.commit()
+        if published and self._after_outbox_commit is not None:
+            self._after_outbox_commit()
 
     async def rollback(self) -> None:
         self._pending.clear()
