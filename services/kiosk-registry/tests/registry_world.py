@@ -3,13 +3,15 @@ tenants (two franchises, an independent gym) with a user of every role, made thr
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from jarvis_common.service import ServiceApp
 from jarvis_common.settings import PlatformSettings
@@ -17,7 +19,7 @@ from jarvis_common.tokens import generate_private_key_pem
 from kiosk_registry.auth import hash_password
 from kiosk_registry.bootstrap import bootstrap
 from kiosk_registry.settings import Settings
-from kiosk_registry.tables import users
+from kiosk_registry.tables import messaging, users
 
 PASSWORD = "correct horse battery staple"
 
@@ -89,6 +91,20 @@ async def create_super_admin(registry: ServiceApp, email: str) -> None:
                 password_hash=hash_password(PASSWORD),
             )
         )
+
+
+async def outbox_events(
+    registry: ServiceApp, topic: str, *, key: str | None = None
+) -> list[dict[str, Any]]:
+    """The envelopes the registry wrote to its outbox for `topic` (and `key`), oldest first,
+    each with its Kafka key under "key". Read from the table, so no broker is needed."""
+    outbox = messaging.outbox
+    query = select(outbox.c.key, outbox.c.payload).where(outbox.c.topic == topic)
+    if key is not None:
+        query = query.where(outbox.c.key == key)
+    async with registry.db.session() as session:
+        rows = await session.execute(query.order_by(outbox.c.id))
+        return [{"key": row_key, **json.loads(payload)} for row_key, payload in rows]
 
 
 @pytest.fixture

@@ -1,23 +1,15 @@
 """Gym staff snooze a member's churn alerts through the registry: scoped, validated, published."""
 
-import json
 import uuid
 from datetime import date, timedelta
 
-from registry_world import World
-from sqlalchemy import select
+from registry_world import World, outbox_events
 
 from jarvis_common.service import ServiceApp
-from kiosk_registry.tables import messaging
 
 
 async def snoozes(app: ServiceApp) -> list[dict]:
-    outbox = messaging.outbox
-    async with app.db.session() as session:
-        payloads = await session.scalars(
-            select(outbox.c.payload).where(outbox.c.topic == "member.churn_snoozed")
-        )
-        return [json.loads(p) for p in payloads]
+    return await outbox_events(app, "member.churn_snoozed")
 
 
 async def member_of(world: World, gym: str) -> uuid.UUID:

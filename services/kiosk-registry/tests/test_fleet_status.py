@@ -4,7 +4,6 @@ the sweeper (offline, one alert even with concurrent sweepers) and the alert's r
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from registry_world import World
+from registry_world import World, outbox_events
 from sqlalchemy import func, select, update
 
 from jarvis_common.events import Envelope, new_event
@@ -23,7 +22,7 @@ from jarvis_common.testing.waiting import wait_for
 from kiosk_registry import fleet_status as fs
 from kiosk_registry.bootstrap import bootstrap
 from kiosk_registry.settings import Settings
-from kiosk_registry.tables import alerts, kiosks, messaging
+from kiosk_registry.tables import alerts, kiosks
 
 TOPIC = "kiosk.heartbeat"
 
@@ -158,14 +157,7 @@ async def kiosk_alerts(app: ServiceApp, kiosk_id: uuid.UUID) -> list[Any]:
 
 async def status_changes(app: ServiceApp, kiosk_id: uuid.UUID | None = None) -> list[dict]:
     """The kiosk.status_changed events the registry recorded in its outbox, in order."""
-    outbox = messaging.outbox
-    async with app.db.session() as session:
-        payloads = await session.scalars(
-            select(outbox.c.payload)
-            .where(outbox.c.topic == "kiosk.status_changed")
-            .order_by(outbox.c.id)
-        )
-        events = [json.loads(p) for p in payloads]
+    events = await outbox_events(app, "kiosk.status_changed")
     return [e for e in events if kiosk_id is None or e["data"]["kiosk_id"] == str(kiosk_id)]
 
 

@@ -1,25 +1,17 @@
 """gym.upserted follows every change to a gym and to who receives its reports."""
 
-import json
 import uuid
 
-from registry_world import World
-from sqlalchemy import select, update
+from registry_world import World, outbox_events
+from sqlalchemy import update
 
 from jarvis_common.service import ServiceApp
 from kiosk_registry.gym_announcements import announce_unannounced_gyms
-from kiosk_registry.tables import gyms, messaging
+from kiosk_registry.tables import gyms
 
 
 async def announcements(app: ServiceApp, gym_id: uuid.UUID) -> list[dict]:
-    outbox = messaging.outbox
-    async with app.db.session() as session:
-        payloads = await session.scalars(
-            select(outbox.c.payload)
-            .where(outbox.c.topic == "gym.upserted", outbox.c.key == str(gym_id))
-            .order_by(outbox.c.id)
-        )
-        return [json.loads(p)["data"] for p in payloads]
+    return [e["data"] for e in await outbox_events(app, "gym.upserted", key=str(gym_id))]
 
 
 async def test_a_gym_and_its_recipients_are_announced_as_they_change(

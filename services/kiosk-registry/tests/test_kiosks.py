@@ -1,23 +1,12 @@
 """The fleet: kiosks per gym, configuration with optimistic locking, announced to the gateway."""
 
 import asyncio
-import json
 
-from registry_world import World
-from sqlalchemy import text
+from registry_world import World, outbox_events
 
 from jarvis_common.service import ServiceApp
 from kiosk_registry.auth import Principal
 from kiosk_registry.kiosks import KioskConfigPatch, update_config
-
-
-async def outbox(registry: ServiceApp, topic: str) -> list[dict]:
-    async with registry.db.session() as session:
-        rows = await session.execute(
-            text("SELECT key, payload FROM registry.outbox WHERE topic = :t ORDER BY id"),
-            {"t": topic},
-        )
-        return [{"key": r.key, **json.loads(r.payload)} for r in rows]
 
 
 async def test_a_gym_has_several_kiosks_with_the_plan_defaults(world: World) -> None:
@@ -74,7 +63,7 @@ async def test_a_config_change_is_versioned_and_announced(
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "stale_config_version"
 
-    [event] = await outbox(registry, "kiosk.config_changed")
+    [event] = await outbox_events(registry, "kiosk.config_changed")
     assert event["key"] == kiosk["id"]
     config = event["data"]["config"]
     assert event["data"]["config_version"] == 2
@@ -110,7 +99,7 @@ async def test_of_two_concurrent_changes_on_one_version_exactly_one_wins(
 
     results = await asyncio.gather(change("A"), change("B"))
     assert sorted(results) == ["Conflict", "ok"]
-    assert len(await outbox(registry, "kiosk.config_changed")) == 1
+    assert len(await outbox_events(registry, "kiosk.config_changed")) == 1
 
 
 async def test_changing_the_gym_information_reconfigures_its_kiosks(
@@ -124,7 +113,7 @@ async def test_changing_the_gym_information_reconfigures_its_kiosks(
         json={"info": {"opening_hours": {"sat": "09:00-19:00"}, "prices": {"monthly": "29.90"}}},
     )
     assert patched.status_code == 200
-    [event] = await outbox(registry, "kiosk.config_changed")
+    [event] = await outbox_events(registry, "kiosk.config_changed")
     assert event["key"] == kiosk["id"]
     assert event["data"]["config"]["gym_info"]["opening_hours"] == {"sat": "09:00-19:00"}
     current = await world.api.get(f"/api/v1/kiosks/{kiosk['id']}", headers=world.as_("admin"))

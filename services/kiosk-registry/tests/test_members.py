@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from registry_world import World
+from registry_world import World, outbox_events
 from sqlalchemy import func, select
 
 from jarvis_common.service import ServiceApp
 from kiosk_registry import members as members_module
-from kiosk_registry.tables import check_ins, members, messaging
+from kiosk_registry.tables import check_ins, members
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -27,18 +27,6 @@ JSON = "application/json"
 
 def url(world: World, gym: str = "gym_a1", rest: str = "") -> str:
     return f"/api/v1/gyms/{world.ids[gym]}{rest}"
-
-
-async def events(registry: ServiceApp, topic: str) -> list[dict[str, Any]]:
-    """The envelopes waiting in the outbox for `topic`, oldest first, with their key."""
-    outbox = messaging.outbox
-    async with registry.db.session() as session:
-        rows = await session.execute(
-            select(outbox.c.key, outbox.c.payload)
-            .where(outbox.c.topic == topic)
-            .order_by(outbox.c.id)
-        )
-        return [{"key": key, **json.loads(payload)} for key, payload in rows]
 
 
 async def count(registry: ServiceApp, table: Any, *where: Any) -> int:
@@ -96,7 +84,7 @@ async def test_single_upsert_creates_then_updates_then_changes_nothing(
         "fr",
     )
     assert member["email"] == "camille.martin@example.fr"
-    upserted = await events(registry, "member.upserted")
+    upserted = await outbox_events(registry, "member.upserted")
     assert [e["key"] for e in upserted] == [member["id"]]
     assert upserted[0]["data"]["joined_at"] == "2024-01-15"
     assert upserted[0]["gym_id"] == str(world.ids["gym_a1"])
@@ -106,14 +94,14 @@ async def test_single_upsert_creates_then_updates_then_changes_nothing(
     again = await api.put(path, json=body, headers=world.as_("manager_a1"))
     assert again.status_code == 200
     assert again.json()["updated_at"] == member["updated_at"]
-    assert len(await events(registry, "member.upserted")) == 1
+    assert len(await outbox_events(registry, "member.upserted")) == 1
 
     # Absent fields are kept; a status change is one more event.
     frozen = await api.put(path, json={"status": "FROZEN"}, headers=world.as_("owner_a"))
     assert frozen.status_code == 200
     assert frozen.json()["status"] == "frozen" and frozen.json()["first_name"] == "Camille"
     assert frozen.json()["updated_at"] > member["updated_at"]
-    upserted = await events(registry, "member.upserted")
+    upserted = await outbox_events(registry, "member.upserted")
     assert [e["data"]["status"] for e in upserted] == ["active", "frozen"]
     assert {e["key"] for e in upserted} == {member["id"]}
 
@@ -164,7 +152,7 @@ async def test_a_bad_member_is_a_422_and_writes_nothing(world: World, registry: 
         assert response.status_code == 422, (body, response.text)
         assert response.json()
     assert await count(registry, members) == 0
-    assert await events(registry, "member.upserted") == []
+    assert await outbox_events(registry, "member.upserted") == []
 
 
 # --- imports -----------------------------------------------------------------------------------
@@ -222,7 +210,7 @@ async def test_csv_import_keeps_good_rows_and_reports_each_bad_one(
     assert str(stored["A-1"]["joined_at"]) == "2024-01-15"
     assert (stored["A-2"]["status"], stored["A-2"]["email"]) == ("frozen", None)
     assert stored["A-8"]["first_name"] == 'Chloé, dite "Clo"'
-    upserted = await events(registry, "member.upserted")
+    upserted = await outbox_events(registry, "member.upserted")
     assert sorted(e["key"] for e in upserted) == sorted(str(m["id"]) for m in stored.values())
 
 
@@ -230,7 +218,7 @@ async def test_reimporting_the_same_file_changes_and_publishes_nothing(
     world: World, registry: ServiceApp
 ) -> None:
     first = (await post_file(world, MIXED_CSV, CSV)).json()
-    published = await events(registry, "member.upserted")
+    published = await outbox_events(registry, "member.upserted")
     updated_at = {
         k: v["updated_at"] for k, v in (await stored_members(registry, world.ids["gym_a1"])).items()
     }
@@ -238,7 +226,7 @@ async def test_reimporting_the_same_file_changes_and_publishes_nothing(
     second = (await post_file(world, MIXED_CSV, CSV)).json()
     assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, first["created"])
     assert second["failed"] == first["failed"] and reconciled(second)
-    assert await events(registry, "member.upserted") == published
+    assert await outbox_events(registry, "member.upserted") == published
     after = {
         k: v["updated_at"] for k, v in (await stored_members(registry, world.ids["gym_a1"])).items()
     }
@@ -249,7 +237,7 @@ async def test_reimporting_the_same_file_changes_and_publishes_nothing(
     third = (await post_file(world, changed, CSV)).json()
     assert (third["created"], third["updated"], third["unchanged"]) == (0, 1, 2)
     stored = await stored_members(registry, world.ids["gym_a1"])
-    new_events = (await events(registry, "member.upserted"))[len(published) :]
+    new_events = (await outbox_events(registry, "member.upserted"))[len(published) :]
     assert [(e["key"], e["data"]["status"]) for e in new_events] == [
         (str(stored["A-2"]["id"]), "cancelled")
     ]
@@ -366,7 +354,7 @@ async def test_an_import_is_one_transaction(
     with pytest.raises(RuntimeError):
         await post_file(world, "external_ref\nA-1\nA-2\n", CSV)
     assert await count(registry, members) == 0
-    assert await events(registry, "member.upserted") == []
+    assert await outbox_events(registry, "member.upserted") == []
 
 
 # --- audit -------------------------------------------------------------------------------------
@@ -450,7 +438,7 @@ async def test_a_check_in_is_stored_and_published_once(world: World, registry: S
     assert (again.status_code, by_id.status_code) == (200, 200)
     assert again.json()["id"] == by_id.json()["id"] == check_in["id"]
     assert await count(registry, check_ins) == 1
-    published = await events(registry, "member.checked_in")
+    published = await outbox_events(registry, "member.checked_in")
     assert [(e["key"], e["data"]["group_class"]) for e in published] == [(member_id, "Yoga")]
     assert published[0]["data"]["checked_in_at"].startswith("2024-05-01T16:30:00")
 
@@ -548,7 +536,7 @@ async def test_bulk_check_ins_report_bad_rows_and_store_each_check_in_once(
         7: "missing",
     }
     assert await count(registry, check_ins, check_ins.c.member_id == one) == 2
-    published = await events(registry, "member.checked_in")
+    published = await outbox_events(registry, "member.checked_in")
     assert sorted(e["key"] for e in published) == sorted([two, one, one])
 
     # A French CSV export of the same check-ins: all already stored, nothing published.
@@ -559,7 +547,7 @@ async def test_bulk_check_ins_report_bad_rows_and_store_each_check_in_once(
     )
     report = (await post_file(world, french, CSV, path="/check-ins/import")).json()
     assert (report["received"], report["created"], report["duplicates"]) == (2, 0, 2), report
-    assert len(await events(registry, "member.checked_in")) == 3
+    assert len(await outbox_events(registry, "member.checked_in")) == 3
 
 
 # --- tenancy -----------------------------------------------------------------------------------
@@ -616,7 +604,7 @@ async def test_concurrent_identical_requests_store_and_publish_once(
     reports = [first.json(), second.json()]
     assert (first.status_code, second.status_code) == (200, 200)
     assert sorted((r["created"], r["unchanged"]) for r in reports) == [(0, 2_000), (2_000, 0)]
-    assert len(await events(registry, "member.upserted")) == 2_000
+    assert len(await outbox_events(registry, "member.upserted")) == 2_000
 
     check_in = {"external_ref": "C00001", "checked_in_at": "2024-05-01T18:30:00Z"}
     responses = await asyncio.gather(
@@ -627,7 +615,7 @@ async def test_concurrent_identical_requests_store_and_publish_once(
     )
     assert sorted(r.status_code for r in responses) == [200, 201]
     assert responses[0].json()["id"] == responses[1].json()["id"]
-    assert len(await events(registry, "member.checked_in")) == 1
+    assert len(await outbox_events(registry, "member.checked_in")) == 1
 
 
 # --- volume ------------------------------------------------------------------------------------
@@ -651,13 +639,13 @@ async def test_a_large_import_is_set_based(world: World, registry: ServiceApp) -
     report = response.json()
     assert (report["created"], report["failed"]) == (rows, 0)
     assert await count(registry, members) == rows
-    assert len(await events(registry, "member.upserted")) == rows
+    assert len(await outbox_events(registry, "member.upserted")) == rows
 
     started = time.perf_counter()
     again = (await post_file(world, body, CSV)).json()
     second_s = time.perf_counter() - started
     assert again["unchanged"] == rows
-    assert len(await events(registry, "member.upserted")) == rows
+    assert len(await outbox_events(registry, "member.upserted")) == rows
 
     print(
         f"\nimport of {rows:,} rows ({len(body) / 1e6:.1f} MB): first {first_s:.2f} s "

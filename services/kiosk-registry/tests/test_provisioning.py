@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import re
 import time
 import uuid
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from registry_world import World
+from registry_world import World, outbox_events
 from sqlalchemy import text
 
 from jarvis_common.errors import Conflict
@@ -58,16 +57,6 @@ async def rows(registry: ServiceApp, sql: str, **params: Any) -> list[dict[str, 
 async def execute(registry: ServiceApp, sql: str, **params: Any) -> None:
     async with registry.db.engine.begin() as conn:
         await conn.execute(text(sql), params)
-
-
-async def outbox(registry: ServiceApp, topic: str, kiosk_id: str) -> list[dict[str, Any]]:
-    found = await rows(
-        registry,
-        "SELECT key, payload FROM registry.outbox WHERE topic = :topic AND key = :key ORDER BY id",
-        topic=topic,
-        key=kiosk_id,
-    )
-    return [{"key": r["key"], **json.loads(r["payload"])} for r in found]
 
 
 async def new_kiosk(world: World, gym: str = "gym_a1", who: str = "manager_a1") -> str:
@@ -199,7 +188,7 @@ async def test_a_kiosk_is_provisioned_authenticates_rotates_and_is_revoked(
     assert live == []
 
     # The gateway learns the kiosk, and then that it is revoked.
-    [event] = await outbox(registry, "kiosk.provisioned", kiosk_id)
+    [event] = await outbox_events(registry, "kiosk.provisioned", key=kiosk_id)
     assert (event["key"], event["subject"], event["gym_id"], event["franchise_id"]) == (
         kiosk_id,
         kiosk_id,
@@ -209,7 +198,7 @@ async def test_a_kiosk_is_provisioned_authenticates_rotates_and_is_revoked(
     assert event["data"]["device_id"] == "device-1"
     assert event["data"]["config"]["gym_name"] == "Gym a1"
     assert event["data"]["config"]["voice_model"] == "alloy"
-    [event] = await outbox(registry, "kiosk.revoked", kiosk_id)
+    [event] = await outbox_events(registry, "kiosk.revoked", key=kiosk_id)
     assert (event["key"], event["gym_id"], event["franchise_id"]) == (
         kiosk_id,
         str(world.ids["gym_a1"]),
@@ -359,7 +348,7 @@ async def _exactly_one_provisioning(registry: ServiceApp, kiosk_id: str, device:
         registry, "SELECT id FROM registry.kiosk_credentials WHERE kiosk_id = :k", k=kiosk_id
     )
     assert len(credentials) == 1
-    events = await outbox(registry, "kiosk.provisioned", kiosk_id)
+    events = await outbox_events(registry, "kiosk.provisioned", key=kiosk_id)
     assert [e["data"]["device_id"] for e in events] == [device]
     [kiosk] = await rows(
         registry, "SELECT device_id FROM registry.kiosks WHERE id = :id", id=kiosk_id
@@ -449,7 +438,7 @@ async def test_revoking_twice_changes_nothing_more_and_publishes_once(
     )
     assert (first.status_code, second.status_code) == (200, 200)
     assert first.json()["revoked_at"] == second.json()["revoked_at"] is not None
-    assert len(await outbox(registry, "kiosk.revoked", kiosk_id)) == 1
+    assert len(await outbox_events(registry, "kiosk.revoked", key=kiosk_id)) == 1
     audit = await rows(
         registry,
         "SELECT id FROM registry.audit_log WHERE action = 'kiosk.revoked' AND entity_id = :k",

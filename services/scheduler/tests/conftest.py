@@ -10,11 +10,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from jarvis_common.events import Envelope, decode_event
+from jarvis_common.events import Envelope
 from jarvis_common.service import ServiceApp
 from jarvis_common.settings import PlatformSettings, plain_dsn
+from jarvis_common.testing.topics import read_events
 from jarvis_common.testing.waiting import wait_for
 from scheduler.bootstrap import bootstrap
 from scheduler.clock import ManualClock
@@ -87,27 +87,7 @@ def published_ticks(
     """Everything on the `schedule.tick` topic, read from the broker, in partition order."""
 
     async def read() -> list[Envelope[Any]]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=platform_settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            await consumer.topics()  # fetches fresh metadata
-            partitions = consumer.partitions_for_topic(TOPIC) or set()
-            tps = [TopicPartition(TOPIC, p) for p in sorted(partitions)]
-            if not tps:
-                return []
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            events: list[Envelope[Any]] = []
-            for tp in tps:
-                while await consumer.position(tp) < ends[tp]:
-                    batch = await consumer.getmany(tp, timeout_ms=1000)
-                    events.extend(decode_event(record.value) for record in batch.get(tp, []))
-            return events
-        finally:
-            await consumer.stop()
+        return await read_events(platform_settings, TOPIC)
 
     return read
 

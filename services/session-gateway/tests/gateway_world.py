@@ -5,6 +5,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -32,6 +33,31 @@ from session_gateway.settings import Settings
 
 KEY = generate_private_key_pem()
 GYM_INFO = {"opening_hours": "6h-23h", "prices": "29,90 € par mois"}
+
+
+@dataclass
+class Served:
+    """An app's HTTP side served by uvicorn on `port` (loopback) until `stop()`."""
+
+    port: int
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def serve(app: ServiceApp) -> Served:
+    """Serve `app.http` for real on a free port, once it accepts connections.
+
+    The lifespan is off because each test decides whether the app's own start and stop run;
+    with no log config uvicorn does not reconfigure the logging the tests set up."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app.http, port=port, lifespan="off", log_config=None))
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, message="server started")
+    return Served(port, server, task)
 
 
 class Gateway:
@@ -85,27 +111,21 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 
 @pytest.fixture
 async def make_gateway(platform_settings: PlatformSettings) -> AsyncIterator[GatewayFactory]:
-    stack: list[tuple[ServiceApp, uvicorn.Server, asyncio.Task[None], asyncpg.Connection]] = []
+    stack: list[tuple[ServiceApp, Served, asyncpg.Connection]] = []
 
     async def make(**settings: Any) -> Gateway:
         settings.setdefault("openai_api_key", None)  # offline unless a test says otherwise
         platform = platform_settings.model_copy(update={"token_public_key": public_key_pem(KEY)})
         app = bootstrap(platform, Settings(**settings))
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app.http, port=port, lifespan="off", log_config=None)
-        )
-        task = asyncio.create_task(server.serve())
-        await wait_for(lambda: server.started, message="server started")
+        served = await serve(app)
         db = await asyncpg.connect(plain_dsn(platform_settings.database_url))
-        stack.append((app, server, task, db))
-        return Gateway(app, f"ws://127.0.0.1:{port}/api/v1/kiosk/ws", db)
+        stack.append((app, served, db))
+        return Gateway(app, f"ws://127.0.0.1:{served.port}/api/v1/kiosk/ws", db)
 
     yield make
-    for app, server, task, db in stack:
+    for app, served, db in stack:
         await manager_of(app).end_all("gateway_shutdown")
-        server.should_exit = True
-        await task
+        await served.stop()
         await db.close()
         await app.db.dispose()
 

@@ -13,11 +13,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
+from gateway_world import serve
 
-from jarvis_common.devrun.kafka import free_port
 from jarvis_common.runner import installed_services
-from jarvis_common.service import ServiceApp
 from jarvis_common.settings import PlatformSettings, plain_dsn
 from jarvis_common.testing.waiting import wait_for
 from jarvis_common.tokens import generate_private_key_pem, public_key_pem
@@ -72,14 +70,6 @@ class Platform:
         )
 
 
-async def serve(app: ServiceApp) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.http, port=port, lifespan="off", log_config=None))
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, message="server started")
-    return server, task, port
-
-
 @pytest.fixture
 async def platform(
     platform_settings: PlatformSettings, monkeypatch: pytest.MonkeyPatch
@@ -108,12 +98,11 @@ async def platform(
     db = await asyncpg.connect(plain_dsn(platform_settings.database_url))
     async with httpx.AsyncClient(timeout=10) as http:
         yield Platform(
-            f"http://127.0.0.1:{served[0][2]}", f"ws://127.0.0.1:{served[1][2]}", db, http
+            f"http://127.0.0.1:{served[0].port}", f"ws://127.0.0.1:{served[1].port}", db, http
         )
     await db.close()
-    for (server, task, _), app in zip(served, (registry, gateway), strict=True):
-        server.should_exit = True
-        await task
+    for server, app in zip(served, (registry, gateway), strict=True):
+        await server.stop()
         await app.stop()
 
 

@@ -1,22 +1,19 @@
 """The kiosk WebSocket: only registry-signed, unrevoked kiosks get in; heartbeats get out."""
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-import uvicorn
 import websockets
+from gateway_world import serve
 from sqlalchemy import text
 
-from jarvis_common.devrun.kafka import free_port
 from jarvis_common.events import new_event
 from jarvis_common.events.catalogue import KioskConfig, KioskProvisioned, KioskRevoked
 from jarvis_common.service import ServiceApp
 from jarvis_common.settings import PlatformSettings
-from jarvis_common.testing.waiting import wait_for
 from jarvis_common.tokens import (
     KIOSK_AUDIENCE,
     USER_AUDIENCE,
@@ -36,13 +33,9 @@ async def gateway(platform_settings: PlatformSettings) -> AsyncIterator[tuple[Se
     """The gateway's HTTP side served for real (its consumers are not needed here)."""
     settings = platform_settings.model_copy(update={"token_public_key": public_key_pem(KEY)})
     app = bootstrap(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.http, port=port, lifespan="off", log_config=None))
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, message="server started")
-    yield app, f"ws://127.0.0.1:{port}/api/v1/kiosk/ws"
-    server.should_exit = True
-    await task
+    served = await serve(app)
+    yield app, f"ws://127.0.0.1:{served.port}/api/v1/kiosk/ws"
+    await served.stop()
     await app.db.dispose()
 
 

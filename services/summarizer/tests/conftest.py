@@ -11,12 +11,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from jarvis_common.events import Envelope, new_event
 from jarvis_common.events.catalogue import SessionClosed, TranscriptItem
 from jarvis_common.settings import PlatformSettings, plain_dsn
 from jarvis_common.testing.fake_openai import FakeOpenAI, Reply
+from jarvis_common.testing.topics import read_records
 from jarvis_common.testing.waiting import wait_for
 from summarizer.settings import Settings
 
@@ -93,6 +94,7 @@ def offline_settings() -> Settings:
 
 class Kafka:
     def __init__(self, settings: PlatformSettings):
+        self.settings = settings
         self.servers = settings.kafka_bootstrap_servers
 
     async def publish(self, *items: SessionClosed | Envelope[Any]) -> list[Envelope[Any]]:
@@ -112,22 +114,7 @@ class Kafka:
         return events
 
     async def read(self, topic: str, count: int) -> list[Any]:
-        consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=self.servers, auto_offset_reset="earliest", group_id=None
-        )
-        await consumer.start()
-        records: list[Any] = []
-        try:
-
-            async def enough() -> bool:
-                for batch in (await consumer.getmany(timeout_ms=200)).values():
-                    records.extend(batch)
-                return len(records) >= count
-
-            await wait_for(enough, timeout=30, message=f"{count} records on {topic}")
-        finally:
-            await consumer.stop()
-        return records
+        return await read_records(self.settings, topic, at_least=count)
 
 
 @pytest.fixture
