@@ -79,3 +79,24 @@ async def test_published_rows_past_retention_are_forgotten_in_chunks(probe) -> N
     async with probe.db.engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM probe.outbox")) == 2
         assert await conn.scalar(text("SELECT count(*) FROM probe.processed_events")) == 3
+
+
+async def test_events_committed_by_the_service_wake_its_relay(platform_settings) -> None:
+    """The relay polls slowly (for other replicas' rows); the service's own commits wake it, so
+    its events leave at once rather than at the next poll."""
+    from probe import Behaviour, bootstrap, create_probe_schema
+
+    await create_probe_schema(platform_settings.database_url)
+    slow_poll = platform_settings.model_copy(update={"outbox_poll_interval_s": 600.0})
+    app = bootstrap(slow_poll, Behaviour())
+    async with app.running():
+        for expected in (1, 2):
+            # The first event may leave with the relay's first round; by the time it has been
+            # applied that round is over and the relay waits out its 600 s poll.
+            await publish(app, checked_in())
+            rows = await wait_for(
+                lambda n=expected: _when(effect_rows(app), lambda r: len(r) == n),
+                timeout=20,
+                message=f"event {expected} applied long before the next poll",
+            )
+    assert len(rows) == 2

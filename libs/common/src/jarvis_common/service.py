@@ -118,6 +118,7 @@ class ServiceApp:
         self._producer = make_producer(self.platform, client_id=self.name)
         await self._producer.start()
         self._relay = OutboxRelay(self.db, self._producer, self.metrics, self.relay_config)
+        self.db.outbox_listener = self._relay.notify
         self._wire_handlers()
         await self.broker.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")

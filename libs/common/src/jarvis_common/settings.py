@@ -29,7 +29,9 @@ class PlatformSettings(BaseSettings):
     # broker forgets everything on restart, so the dev runner republishes what is still retained.
     outbox_retention_hours: float = Field(default=168, gt=0)
     outbox_batch_size: int = Field(default=1000, gt=0, le=10_000)
-    outbox_poll_interval_s: float = Field(default=0.05, gt=0)
+    # Events this process commits wake its relay at once; the poll picks up rows committed by
+    # other replicas (one replica per service relays), so it can be slow and cheap.
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     consumer_batch_size: int = Field(default=500, gt=0, le=10_000)
     # Retried events are handled one at a time, each possibly slow (a model call that timed out
     # the first time): small batches keep a batch well inside the poll interval.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,6 +23,9 @@ class Database:
         self.schema = schema
         self.source = source
         self.messaging = messaging
+        # Called after a unit of work commits outbox rows: the service wakes its relay with it,
+        # so its own events leave at once; the relay's poll is for other replicas' rows.
+        self.outbox_listener: Callable[[], None] | None = None
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
@@ -37,7 +42,17 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def unit_of_work(self, *, trace_id: str | None = None) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, self.messaging, source=self.source, trace_id=trace_id)
+        return UnitOfWork(
+            self.sessionmaker,
+            self.messaging,
+            source=self.source,
+            trace_id=trace_id,
+            after_outbox_commit=self._outbox_committed,
+        )
+
+    def _outbox_committed(self) -> None:
+        if self.outbox_listener is not None:
+            self.outbox_listener()
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
