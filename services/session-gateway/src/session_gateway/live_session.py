@@ -93,9 +93,9 @@ class LiveSession:
 
     async def emit(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
-            message = self._log.append(message)
+            text = self._log.append(message)
             if self.conn is not None:
-                await self.conn.send(message)
+                await self.conn.send(text)
 
     async def attach(self, conn: Connection, last_seen_seq: int) -> None:
         """The kiosk (re)connected: replay what it has not seen, then stream live."""
@@ -115,8 +115,8 @@ class LiveSession:
                     "first_seq": max(self._log.first_seq, last_seen_seq + 1),
                 }
             )
-            for message in self._log.after(last_seen_seq):
-                await conn.send(message)
+            for text in self._log.after(last_seen_seq):
+                await conn.send(text)
         self._changed.set()
 
     def detach(self, conn: Connection) -> None:
@@ -153,8 +153,7 @@ class LiveSession:
     # --- provider side ------------------------------------------------------------------
 
     async def _run_provider(self) -> None:
-        async for event in self.provider.events():
-            await self._on_provider_event(event)
+        await self.provider.run(self._on_provider_event)
 
     async def _on_provider_event(self, event: Any) -> None:
         if isinstance(event, AssistantAudioDelta):

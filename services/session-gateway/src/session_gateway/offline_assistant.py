@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jarvis_common.events.catalogue import KioskConfig, TokenUsage
@@ -232,9 +232,9 @@ class OfflineAssistant:
     async def wrap_up(self, instructions: str) -> None:
         self._say(wrap_up(self._config))
 
-    async def events(self) -> AsyncIterator[ProviderEvent]:
+    async def run(self, deliver: Callable[[ProviderEvent], Awaitable[None]]) -> None:
         while (event := await self._queue.get()) is not None:
-            yield event
+            await deliver(event)
 
     async def close(self, grace_s: float) -> None:
         self._queue.put_nowait(None)

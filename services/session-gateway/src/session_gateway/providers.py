@@ -11,7 +11,7 @@ than by arrival. A provider that has to start a new upstream conversation replay
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -142,8 +142,10 @@ class ConversationProvider(Protocol):
         """Ask for one last assistant turn (the spoken goodbye); returns once it is done."""
         ...
 
-    def events(self) -> AsyncIterator[ProviderEvent]:
-        """Everything the provider emits, in order, until close() has finished."""
+    async def run(self, deliver: Callable[[ProviderEvent], Awaitable[None]]) -> None:
+        """Deliver everything the provider emits, in order, until close() has finished; returns
+        then. Each event is delivered before the next is read, so a session's state is never
+        behind what was received (a reconnect replays it)."""
         ...
 
     async def close(self, grace_s: float) -> None:

@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from openai import AsyncOpenAI
@@ -113,7 +113,9 @@ class RealtimeRelay:
         self._config = KioskConfig()
         self._member = MemberContext()
         self._history: History = list
-        self._queue: asyncio.Queue[ProviderEvent | None] = asyncio.Queue()
+        # events read but not yet delivered: _handle() fills it, the reader delivers it at once
+        self._pending: deque[ProviderEvent] = deque()
+        self._deliver: Callable[[ProviderEvent], Awaitable[None]] | None = None
         self._conn: Connection | None = None
         self._opened_at = 0.0
         self._reader: asyncio.Task[None] | None = None
@@ -136,7 +138,16 @@ class RealtimeRelay:
         self._config, self._member, self._history = config, member, history
         self.name = config.openai_model
         self._conn = await self._open(replay=False)
+
+    async def run(self, deliver: Callable[[ProviderEvent], Awaitable[None]]) -> None:
+        # The reader delivers each event itself, in its own task: a queue between it and the
+        # session cost a task switch per audio delta, a tenth of the gateway's CPU when
+        # streaming. close() cancels the reader; cancelling this call cancels it too.
+        if self._closing:
+            return
+        self._deliver = deliver
         self._reader = asyncio.create_task(self._read(), name="realtime-relay-reader")
+        await self._reader
 
     async def _connect_once(self) -> Connection:
         try:
@@ -251,6 +262,7 @@ class RealtimeRelay:
                     await self._reopen(f"upstream closed with {code}")
                     continue
                 self._handle(json.loads(raw))
+                await self._flush()
                 if self._rotation_due():
                     await self._rotate()
         except ProviderUnavailable as exc:
@@ -258,21 +270,26 @@ class RealtimeRelay:
         except Exception as exc:  # a bug here must end the session, not hang it
             log.exception("realtime: reader failed")
             self._fail("relay_error", repr(exc))
-        finally:
-            self._queue.put_nowait(None)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        deliver = self._deliver
+        assert deliver is not None
+        pending = self._pending
+        while pending:
+            await deliver(pending.popleft())
 
     def _fail(self, code: str, message: str) -> None:
         if not self._fatal:
             self._fatal = True
-            self._queue.put_nowait(ProviderFatal(code=code, message=message))
+            self._pending.append(ProviderFatal(code=code, message=message))
 
     async def _reopen(self, why: str) -> None:
         log.warning("realtime: %s; reopening and replaying the conversation", why)
         self._conn = None
         self._speaking = False
-        # the replay is the session's transcript: let it apply what was already received
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), 1.0)
+        # The replay is the session's transcript, which has applied everything received: the
+        # reader delivers each event before it reads the next.
         self._conn = await self._open(replay=True)
 
     def _until_rotation(self) -> float:
@@ -303,7 +320,7 @@ class RealtimeRelay:
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        emit = self._queue.put_nowait
+        emit = self._pending.append
         if kind == "response.output_audio.delta":
             emit(AssistantAudioDelta(item_id=event["item_id"], audio=event["delta"]))
         elif kind in ("response.output_audio_transcript.delta", "response.output_text.delta"):
@@ -354,21 +371,21 @@ class RealtimeRelay:
             return
         if item_id in self._replayed:
             return  # the session knows it already
-        self._queue.put_nowait(
+        self._pending.append(
             ItemAdded(item_id=item_id, previous_item_id=event.get("previous_item_id"), role=role)
         )
         if role != "user":
             return
         content = (item.get("content") or [{}])[0]
         if content.get("type") == "input_text":
-            self._queue.put_nowait(UserTranscript(item_id=item_id, text=content.get("text", "")))
+            self._pending.append(UserTranscript(item_id=item_id, text=content.get("text", "")))
         elif content.get("type") == "input_audio":
             self._waiting_transcripts.add(item_id)
 
     def _transcribed(self, item_id: str, text: str, *, failed: bool) -> None:
         self._waiting_transcripts.discard(item_id)
         self._progress.set()
-        self._queue.put_nowait(
+        self._pending.append(
             UserTranscript(item_id=item_id, text=text, transcription_failed=failed)
         )
 
@@ -377,7 +394,7 @@ class RealtimeRelay:
         self._response_done.set()
         self._progress.set()
         if response.get("usage"):
-            self._queue.put_nowait(UsageReport(_usage_of_response(response["usage"])))
+            self._pending.append(UsageReport(_usage_of_response(response["usage"])))
         if response.get("status") == "failed":
             error = (response.get("status_details") or {}).get("error") or {}
             if error.get("code") in FATAL_ERROR_CODES:
@@ -464,13 +481,6 @@ class RealtimeRelay:
 
     # --- the end --------------------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[ProviderEvent]:
-        while (event := await self._queue.get()) is not None:
-            try:
-                yield event
-            finally:  # the session has applied it (see _reopen)
-                self._queue.task_done()
-
     async def close(self, grace_s: float) -> None:
         """Stop a response still running (its usage still counts), wait up to `grace_s` for it
         and for transcripts still due, then close the upstream session."""
@@ -498,8 +508,6 @@ class RealtimeRelay:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-        else:
-            self._queue.put_nowait(None)
 
 
 def _audio_append(audio: str) -> str:

@@ -41,12 +41,14 @@ class Connection:
         self.open = True
         self._lock = asyncio.Lock()
 
-    async def send(self, message: dict[str, Any]) -> bool:
+    async def send(self, message: dict[str, Any] | str) -> bool:
+        """Send a message, or its JSON text (already encoded by the replay log)."""
         if not self.open:
             return False
+        text = message if isinstance(message, str) else p.encode(message)
         async with self._lock:
             try:
-                await self.ws.send_json(message)
+                await self.ws.send_text(text)
                 return True
             except Exception:  # the socket is gone; the reader will see the disconnect
                 self.open = False

@@ -9,7 +9,6 @@ over the assistant, the assistant's item is cut to the words that were played.
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -23,16 +22,6 @@ BYTES_PER_MS = 24_000 * 2 / 1000  # PCM16 mono at 24 kHz
 def audio_ms(audio_b64: str) -> float:
     padding = len(audio_b64) - len(audio_b64.rstrip("="))
     return (len(audio_b64) * 3 // 4 - padding) / BYTES_PER_MS
-
-
-def is_base64(audio: str) -> bool:
-    if len(audio) % 4:
-        return False
-    try:
-        binascii.a2b_base64(audio, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
 
 
 @dataclass

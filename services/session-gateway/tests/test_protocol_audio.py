@@ -1,0 +1,72 @@
+"""The audio hot path's text handling: what it accepts must be exactly what JSON parsing gives,
+and what it refuses falls back to the parser (so errors stay the documented ones)."""
+
+import base64
+import json
+import os
+
+import pytest
+
+from session_gateway.protocol import audio_append_audio, encode, is_base64
+
+AUDIO = base64.b64encode(os.urandom(4800)).decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        (AUDIO, True),
+        (base64.b64encode(b"ab").decode(), True),  # one padding character
+        (base64.b64encode(b"a").decode(), True),  # two
+        ("", True),
+        ("AAA", False),  # not a multiple of 4
+        ("AA=A", False),  # padding inside
+        ("A===", False),  # too much padding
+        ("AA\\A", False),
+        ('AA"A', False),
+        ("AAé=", False),
+        ("AA A", False),
+        ("-_AA", False),  # the URL-safe alphabet is not the one the protocol uses
+    ],
+)
+def test_is_base64_agrees_with_strict_decoding(value: str, valid: bool) -> None:
+    assert is_base64(value) is valid
+    if valid:
+        base64.b64decode(value, validate=True)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps({"type": "audio.append", "audio": AUDIO}),
+        json.dumps({"type": "audio.append", "audio": AUDIO}, separators=(",", ":")),
+        ' { "type" : "audio.append" ,\n "audio" : "' + AUDIO + '" } \n',
+    ],
+)
+def test_audio_append_recognised_without_parsing_matches_the_parser(raw: str) -> None:
+    assert audio_append_audio(raw) == json.loads(raw)["audio"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps({"audio": AUDIO, "type": "audio.append"}),  # another order: parsed instead
+        json.dumps({"type": "audio.append", "audio": AUDIO, "extra": "x"}),
+        json.dumps({"type": "audio.append", "audio": 'AB"CD'}),
+        json.dumps({"type": "audio.append", "audio": "not base64!"}),
+        '{"type": "audio.append", "audio": "AAAA"',  # truncated
+        json.dumps({"type": "text", "text": "audio.append"}),
+    ],
+)
+def test_anything_else_is_left_to_the_parser(raw: str) -> None:
+    assert audio_append_audio(raw) is None
+
+
+def test_encoded_messages_parse_back_to_the_same_message() -> None:
+    for message in (
+        {"type": "response.audio.delta", "item_id": "item_1", "audio": AUDIO, "seq": 7},
+        {"type": "response.text.delta", "item_id": 'é"\\', "delta": "Bonjour « Zoé »", "seq": 8},
+        {"type": "error", "code": "x", "audio": 'not base64 "quoted"'},
+        {"audio": AUDIO},
+    ):
+        assert json.loads(encode(dict(message))) == message
