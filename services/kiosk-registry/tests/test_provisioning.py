@@ -14,7 +14,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from registry_world import World, outbox_events
+from registry_world import CHEAP_PASSWORD_HASHING, World, outbox_events
 from sqlalchemy import text
 
 from jarvis_common.errors import Conflict
@@ -41,6 +41,7 @@ def registry_settings(signing_key: str) -> Settings:
     return Settings(
         _env_file=None,
         signing_key=signing_key,
+        **CHEAP_PASSWORD_HASHING,
         credential_grace_s=GRACE_S,
         kiosk_token_ttl_s=TOKEN_TTL_S,
     )

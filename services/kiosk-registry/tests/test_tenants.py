@@ -1,7 +1,7 @@
 """Accounts and tenants: login, roles, who may create what."""
 
 import httpx
-from registry_world import PASSWORD, World
+from registry_world import PASSWORD, World, hash_password
 
 
 async def test_login_gives_a_token_that_says_who_i_am(world: World) -> None:
@@ -185,7 +185,6 @@ async def test_case_twins_from_legacy_data_cannot_log_in_and_no_new_twin_is_crea
 
     from sqlalchemy import insert
 
-    from kiosk_registry.auth import hash_password
     from kiosk_registry.tables import users
 
     async with registry.db.unit_of_work() as uow:
@@ -195,7 +194,7 @@ async def test_case_twins_from_legacy_data_cannot_log_in_and_no_new_twin_is_crea
                     id=uuid.uuid4(),
                     email=email,
                     role="super_admin",
-                    password_hash=hash_password(PASSWORD),
+                    password_hash=hash_password(registry),
                 )
             )
     login = await world.api.post(
@@ -235,7 +234,6 @@ async def test_a_super_admin_repairs_a_legacy_account_and_no_one_else_can(
 
     from sqlalchemy import insert, text
 
-    from kiosk_registry.auth import hash_password
     from kiosk_registry.tables import users
 
     broken = uuid.uuid4()
@@ -252,7 +250,7 @@ async def test_a_super_admin_repairs_a_legacy_account_and_no_one_else_can(
                 email="lost@jarvis-gym.fr",
                 role="gym_manager",
                 gym_id=None,
-                password_hash=hash_password(PASSWORD),
+                password_hash=hash_password(registry),
             )
         )
         await uow.session.execute(

@@ -26,35 +26,42 @@ from kiosk_registry.tables import users
 
 Role = Literal["super_admin", "franchise_owner", "gym_manager"]
 
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
-
-
 # Argon2 is deliberately slow (~0.1 s of CPU): it runs in worker threads, a few at a time, so
 # logins never stall the event loop that also absorbs heartbeats and serves dashboards.
 _HASHING = asyncio.Semaphore(2)
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+class Passwords:
+    """Account passwords, stored as Argon2id hashes at the configured cost. A hash records its
+    own parameters, so hashes made at another cost still verify."""
 
+    def __init__(self, settings: Settings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=settings.password_hash_time_cost,
+            memory_cost=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+        # Verified against when the e-mail is unknown, so both failures take the same time.
+        self._dummy = self._hasher.hash("not-a-real-password")
 
-def _matches(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerifyMismatchError, InvalidHashError):
-        return False
+    def hash_now(self, password: str) -> str:
+        """In the calling thread: for scripts and tests, not for the event loop."""
+        return self._hasher.hash(password)
 
+    async def hash(self, password: str) -> str:
+        async with _HASHING:
+            return await asyncio.to_thread(self._hasher.hash, password)
 
-async def hash_password_async(password: str) -> str:
-    async with _HASHING:
-        return await asyncio.to_thread(_hasher.hash, password)
+    async def matches(self, password_hash: str | None, password: str) -> bool:
+        async with _HASHING:
+            return await asyncio.to_thread(self._matches, password_hash, password)
 
-
-async def password_matches(password_hash: str | None, password: str) -> bool:
-    async with _HASHING:
-        return await asyncio.to_thread(_matches, password_hash, password)
+    def _matches(self, password_hash: str | None, password: str) -> bool:
+        try:
+            verified = self._hasher.verify(password_hash or self._dummy, password)
+        except (VerifyMismatchError, InvalidHashError):
+            return False
+        return verified and password_hash is not None
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class RegistryContext:
     settings: Settings
     signer: TokenSigner
     verifier: TokenVerifier
+    passwords: Passwords
 
 
 def registry_context(request: Request) -> RegistryContext:

@@ -18,7 +18,7 @@ from jarvis_common.tokens import (
 )
 from kiosk_registry import fleet_status
 from kiosk_registry.api import auth, dashboards, kiosks, members, provisioning, tenants
-from kiosk_registry.auth import RegistryContext, hash_password_async
+from kiosk_registry.auth import Passwords, RegistryContext
 from kiosk_registry.gym_announcements import announce_unannounced_gyms
 from kiosk_registry.handlers import handlers
 from kiosk_registry.settings import Settings
@@ -58,12 +58,15 @@ def _context(platform: PlatformSettings, settings: Settings) -> RegistryContext:
             raise RuntimeError("JARVIS_REGISTRY_SIGNING_KEY is required outside development")
         log.warning("no JARVIS_REGISTRY_SIGNING_KEY: signing with a key made for this process")
         key = generate_private_key_pem()
-    return RegistryContext(settings, TokenSigner(key), TokenVerifier(public_key_pem(key)))
+    return RegistryContext(
+        settings, TokenSigner(key), TokenVerifier(public_key_pem(key)), Passwords(settings)
+    )
 
 
 async def ensure_bootstrap_admin(app: ServiceApp) -> None:
     """Create the first super admin from settings, when there is none yet."""
-    settings: Settings = app.http.state.registry.settings
+    registry: RegistryContext = app.http.state.registry
+    settings = registry.settings
     if not (settings.bootstrap_admin_email and settings.bootstrap_admin_password):
         return
     async with app.db.unit_of_work() as uow:
@@ -77,7 +80,7 @@ async def ensure_bootstrap_admin(app: ServiceApp) -> None:
                     email=settings.bootstrap_admin_email.lower(),
                     role="super_admin",
                     full_name="Bootstrap admin",
-                    password_hash=await hash_password_async(settings.bootstrap_admin_password),
+                    password_hash=await registry.passwords.hash(settings.bootstrap_admin_password),
                 )
             )
             log.info("created the bootstrap super admin %s", settings.bootstrap_admin_email)

@@ -25,6 +25,11 @@ class Settings(ServiceSettings):
     # Offline for longer than this raises one alert.
     offline_alert_after_s: float = Field(default=300, ge=0)
     status_sweep_interval_s: float = Field(default=5, gt=0)
+    # Argon2id cost of stored passwords: argon2-cffi's defaults (RFC 9106's low-memory profile,
+    # ~0.1 s of CPU each). Lower them only where nothing real is protected: the test suite does.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
     # The first super admin, created at start-up when there is none.
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = None

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from jarvis_common.db import UnitOfWork
 from jarvis_common.errors import AppError, Conflict, Forbidden, NotFound
 from kiosk_registry.audit import record_change
-from kiosk_registry.auth import Principal, Role, hash_password_async, require_role
+from kiosk_registry.auth import Passwords, Principal, Role, require_role
 from kiosk_registry.gym_announcements import announce_gyms, gyms_reached_by
 from kiosk_registry.kiosks import republish_gym_kiosks
 from kiosk_registry.tables import franchises, gyms, users
@@ -312,7 +312,9 @@ async def _resolve_scope(
     return franchise_id, gym_id
 
 
-async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> User:
+async def create_user(
+    uow: UnitOfWork, principal: Principal, body: UserIn, passwords: Passwords
+) -> User:
     """Super admins create anyone; a franchise owner creates gym managers of their own gyms."""
     if principal.role == "franchise_owner":
         if body.role != "gym_manager":
@@ -340,7 +342,7 @@ async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> Us
         async with uow.session.begin_nested():
             await uow.session.execute(
                 users.insert().values(
-                    **user.model_dump(), password_hash=await hash_password_async(body.password)
+                    **user.model_dump(), password_hash=await passwords.hash(body.password)
                 )
             )
     except IntegrityError as exc:
@@ -360,7 +362,11 @@ async def create_user(uow: UnitOfWork, principal: Principal, body: UserIn) -> Us
 
 
 async def update_user(
-    uow: UnitOfWork, principal: Principal, user_id: uuid.UUID, patch: UserPatch
+    uow: UnitOfWork,
+    principal: Principal,
+    user_id: uuid.UUID,
+    patch: UserPatch,
+    passwords: Passwords,
 ) -> User:
     """Name, password and activation only: a role or a tenant is never changed by a PATCH."""
     before = await get_user(uow, principal, user_id)
@@ -376,7 +382,7 @@ async def update_user(
         raise AppError("you cannot deactivate your own account", code="invalid_change")
     changes = patch.model_dump(exclude_unset=True, exclude={"password"})
     if patch.password is not None:
-        changes["password_hash"] = await hash_password_async(patch.password)
+        changes["password_hash"] = await passwords.hash(patch.password)
     if not changes:
         return before
     try:

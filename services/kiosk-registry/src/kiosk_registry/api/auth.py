@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from jarvis_common.errors import Unauthorized
 from jarvis_common.http import UoW, error_responses
 from jarvis_common.tokens import USER_AUDIENCE
-from kiosk_registry.auth import CurrentUser, Registry, password_matches
+from kiosk_registry.auth import CurrentUser, Registry
 from kiosk_registry.tables import users
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], responses=error_responses(400, 401))
@@ -48,9 +48,8 @@ async def login(body: Login, uow: UoW, registry: Registry) -> AccessToken:
     # Legacy data may hold the same address twice in different cases: neither may log in by
     # it until a super admin resolves which account is whose.
     row = rows[0] if len(rows) == 1 else None
-    if not await password_matches(row.password_hash if row else None, body.password) or not (
-        row and row.active
-    ):
+    matches = await registry.passwords.matches(row.password_hash if row else None, body.password)
+    if not matches or not (row and row.active):
         raise Unauthorized("wrong e-mail or password")
     token, ttl = registry.signer.sign(
         str(row.id), USER_AUDIENCE, registry.settings.user_token_ttl_s

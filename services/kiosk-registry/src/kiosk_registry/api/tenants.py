@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from jarvis_common.http import COMMON_ERRORS, UoW, error_responses
 from kiosk_registry import tenants as t
-from kiosk_registry.auth import CurrentUser
+from kiosk_registry.auth import CurrentUser, Registry
 from kiosk_registry.pagination import Page, Paging, paginate
 from kiosk_registry.tables import franchises, gyms, users
 
@@ -61,8 +61,10 @@ async def list_users(principal: CurrentUser, uow: UoW, paging: Paging) -> Page[t
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-async def create_user(body: t.UserIn, principal: CurrentUser, uow: UoW) -> t.User:
-    return await t.create_user(uow, principal, body)
+async def create_user(
+    body: t.UserIn, principal: CurrentUser, uow: UoW, registry: Registry
+) -> t.User:
+    return await t.create_user(uow, principal, body, registry.passwords)
 
 
 @router.get("/users/{user_id}")
@@ -72,9 +74,9 @@ async def get_user(user_id: uuid.UUID, principal: CurrentUser, uow: UoW) -> t.Us
 
 @router.patch("/users/{user_id}")
 async def update_user(
-    user_id: uuid.UUID, body: t.UserPatch, principal: CurrentUser, uow: UoW
+    user_id: uuid.UUID, body: t.UserPatch, principal: CurrentUser, uow: UoW, registry: Registry
 ) -> t.User:
-    return await t.update_user(uow, principal, user_id, body)
+    return await t.update_user(uow, principal, user_id, body, registry.passwords)
 
 
 @router.put("/users/{user_id}/scope")
