@@ -8,10 +8,8 @@ import re
 import uuid
 import zlib
 from datetime import timedelta
-from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from reporter_world import (
     ADMIN,
     WEEK_START,
@@ -24,9 +22,9 @@ from reporter_world import (
     worker_of,
 )
 
-from jarvis_common.events import decode_event
 from jarvis_common.service import ServiceApp
 from jarvis_common.settings import PlatformSettings
+from jarvis_common.testing.topics import read_events
 from jarvis_common.testing.waiting import wait_for
 from reporter.bootstrap import bootstrap
 from reporter.reports import report_id
@@ -62,28 +60,6 @@ def franchise_of_two() -> tuple[GymWeek, GymWeek]:
         gym.check_in(member, local(D + timedelta(days=2), 9))
         gym.alert(member, local(D + timedelta(days=1), 3))
     return a, b
-
-
-async def _published(settings: PlatformSettings, topic: str, n: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        found: list[Any] = []
-
-        async def enough() -> bool:
-            batch = await consumer.getmany(timeout_ms=200)
-            found.extend(decode_event(r.value) for records in batch.values() for r in records)
-            return len(found) >= n
-
-        await wait_for(enough, message=f"{n} events on {topic}", timeout=60)
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def test_the_weekly_tick_reports_every_gym_and_the_franchise_once(
@@ -129,7 +105,7 @@ async def test_the_weekly_tick_reports_every_gym_and_the_franchise_once(
         await worker_of(app).drain()
         assert sorted(r for rcpts, _ in smtp.inbox.messages for r in rcpts) == sorted(expected)
 
-        generated = await _published(platform_settings, "report.generated", 3)
+        generated = await read_events(platform_settings, "report.generated", at_least=3, timeout=60)
     scopes = sorted((e.data.scope, e.data.iso_week) for e in generated)
     assert scopes == [("franchise", "2026-W47"), ("gym", "2026-W47"), ("gym", "2026-W47")]
     franchise_event = next(e for e in generated if e.data.scope == "franchise")

@@ -100,9 +100,9 @@ def _assemble(
     follow_ups_total: int,
     at_risk: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    current = _week_figures(_totals(daily), state["current"])
-    previous = _week_figures(_totals(previous_daily), state["previous"])
     totals = _totals(daily)
+    current = _week_figures(totals, state["current"])
+    previous = _week_figures(_totals(previous_daily), state["previous"])
     return {
         **header,
         "figures": _compare(current, previous),

@@ -20,6 +20,7 @@ from jarvis_common.db import Database
 from reporter.mailer import Mailer
 from reporter.metrics import ReporterMetrics
 from reporter.render.pool import Renderer
+from reporter.reports import pending_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,7 @@ async def deliver_report(
     `closed` = 1."""
     if prepared is None:
         async with db.unit_of_work() as uow:
-            pending = [
-                (r.recipient, r.message_id)
-                for r in await uow.session.execute(
-                    text(
-                        "SELECT recipient, message_id FROM deliveries "
-                        "WHERE report_id = :id AND status = 'pending' ORDER BY recipient"
-                    ),
-                    {"id": report_id},
-                )
-            ]
+            pending = await pending_deliveries(uow, report_id)
             content = await _content(uow, report_id) if pending else {}
     else:
         content, pending = prepared

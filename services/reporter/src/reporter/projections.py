@@ -33,16 +33,41 @@ from jarvis_common.messaging.handlers import EventHandlers
 handlers = EventHandlers()
 
 Column = tuple[str, str, Callable[[Any], Any]]
+# A column of kind TEXTS gets a list of strings: arrays of arrays do not unnest row by row, so
+# each list travels as JSON text and is turned back into an array in SQL.
+TEXTS = "text[]"
 
 
 async def _insert(
     uow: UnitOfWork, table: str, columns: Sequence[Column], rows: Sequence[Any], conflict: str
 ) -> None:
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind, _ in columns)
     names = ", ".join(name for name, _, _ in columns)
+    arrays = ", ".join(
+        f"CAST(:{name} AS {'jsonb' if kind == TEXTS else kind}[])" for name, kind, _ in columns
+    )
+    values = ", ".join(
+        f"ARRAY(SELECT jsonb_array_elements_text({name}))" if kind == TEXTS else name
+        for name, kind, _ in columns
+    )
     await uow.session.execute(
-        text(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}"),
-        {name: [get(row) for row in rows] for name, _, get in columns},
+        text(
+            f"INSERT INTO {table} ({names}) SELECT {values} "
+            f"FROM unnest({arrays}) AS x({names}) {conflict}"
+        ),
+        {
+            name: [_json(get(row)) if kind == TEXTS else get(row) for row in rows]
+            for name, kind, get in columns
+        },
+    )
+
+
+def _replace_if_newer(table: str, columns: Sequence[Column]) -> str:
+    """The conflict clause of a projection keyed by its first column and versioned by
+    `updated_at`: a redelivered or late event never overwrites a newer state."""
+    updates = ", ".join(f"{name} = excluded.{name}" for name, _, _ in columns[1:])
+    return (
+        f"ON CONFLICT ({columns[0][0]}) DO UPDATE SET {updates} "
+        f"WHERE excluded.updated_at > {table}.updated_at"
     )
 
 
@@ -75,29 +100,11 @@ async def project_gym_upserted(events: list[Envelope[Any]], uow: UnitOfWork) -> 
         ("name", "text", _attr("name")),
         ("timezone", "text", _attr("timezone")),
         ("language", "text", _attr("language")),
-        # Arrays of arrays do not unnest row by row, so the lists travel as JSON text.
-        ("manager_emails", "jsonb", lambda g: _json(g.manager_emails)),
-        ("franchise_owner_emails", "jsonb", lambda g: _json(g.franchise_owner_emails)),
+        ("manager_emails", TEXTS, _attr("manager_emails")),
+        ("franchise_owner_emails", TEXTS, _attr("franchise_owner_emails")),
         ("updated_at", "timestamptz", _attr("updated_at")),
     ]
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind, _ in columns)
-    await uow.session.execute(
-        text(
-            "INSERT INTO gyms (gym_id, franchise_id, franchise_name, name, timezone, language, "
-            "manager_emails, franchise_owner_emails, updated_at) "
-            "SELECT g, f, fn, n, tz, lang, "
-            "ARRAY(SELECT jsonb_array_elements_text(me)), "
-            "ARRAY(SELECT jsonb_array_elements_text(fo)), u "
-            f"FROM unnest({arrays}) AS x(g, f, fn, n, tz, lang, me, fo, u) "
-            "ON CONFLICT (gym_id) DO UPDATE SET franchise_id = excluded.franchise_id, "
-            "franchise_name = excluded.franchise_name, name = excluded.name, "
-            "timezone = excluded.timezone, language = excluded.language, "
-            "manager_emails = excluded.manager_emails, "
-            "franchise_owner_emails = excluded.franchise_owner_emails, "
-            "updated_at = excluded.updated_at WHERE excluded.updated_at > gyms.updated_at"
-        ),
-        {name: [get(g) for g in gyms] for name, _, get in columns},
-    )
+    await _insert(uow, "gyms", columns, gyms, _replace_if_newer("gyms", columns))
 
 
 @handlers.on_batch(MemberUpserted, name="project_member_upserted")
@@ -112,15 +119,7 @@ async def project_member_upserted(events: list[Envelope[Any]], uow: UnitOfWork) 
         ("cancelled_at", "date", _attr("cancelled_at")),
         ("updated_at", "timestamptz", _attr("updated_at")),
     ]
-    updates = ", ".join(f"{n} = excluded.{n}" for n, _, _ in columns[1:])
-    await _insert(
-        uow,
-        "members",
-        columns,
-        members,
-        f"ON CONFLICT (member_id) DO UPDATE SET {updates} "
-        "WHERE excluded.updated_at > members.updated_at",
-    )
+    await _insert(uow, "members", columns, members, _replace_if_newer("members", columns))
 
 
 @handlers.on_batch(MemberCheckedIn, name="project_member_checked_in", record_processed=False)
@@ -157,21 +156,11 @@ async def project_summary_created(events: list[Envelope[Any]], uow: UnitOfWork) 
         ("ended_at", "timestamptz", lambda e: e.data.session_ended_at or e.time),
         ("sentiment_label", "text", lambda e: e.data.sentiment_label),
         ("sentiment_score", "float8", lambda e: e.data.sentiment_score),
-        ("topics", "jsonb", lambda e: _json(e.data.topics)),
-        ("follow_ups", "jsonb", lambda e: _json(e.data.follow_ups)),
+        ("topics", TEXTS, lambda e: e.data.topics),
+        ("follow_ups", TEXTS, lambda e: e.data.follow_ups),
         ("cost_usd", "numeric", lambda e: e.data.cost_usd),
     ]
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind, _ in columns)
-    await uow.session.execute(
-        text(
-            "INSERT INTO summaries (session_id, gym_id, member_id, ended_at, sentiment_label, "
-            "sentiment_score, topics, follow_ups, cost_usd) "
-            "SELECT s, g, m, e, l, sc, ARRAY(SELECT jsonb_array_elements_text(t)), "
-            "ARRAY(SELECT jsonb_array_elements_text(f)), c "
-            f"FROM unnest({arrays}) AS x(s, g, m, e, l, sc, t, f, c) ON CONFLICT DO NOTHING"
-        ),
-        {name: [get(e) for e in events] for name, _, get in columns},
-    )
+    await _insert(uow, "summaries", columns, events, "ON CONFLICT DO NOTHING")
 
 
 @handlers.on_batch(ChurnAlertRaised, name="project_churn_alert_raised")

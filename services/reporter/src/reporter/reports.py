@@ -64,9 +64,16 @@ async def load_gym(uow: UnitOfWork, gym_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def generate_gym_report(
-    uow: UnitOfWork, gym_id: uuid.UUID, week_start: date, settings: Settings
+    uow: UnitOfWork,
+    gym_id: uuid.UUID,
+    week_start: date,
+    settings: Settings,
+    *,
+    gym: dict[str, Any] | None = None,
 ) -> Generated:
-    gym = await load_gym(uow, gym_id)
+    """`gym`: the gym's row, when the caller has just loaded it in this transaction."""
+    if gym is None:
+        gym = await load_gym(uow, gym_id)
     week = Week(week_start, gym["timezone"])
     data = await read_gym_week(await uow.driver_connection(), gym_id, week, settings.list_limit)
     content = gym_content(gym, week, data)
@@ -186,16 +193,7 @@ async def _store(
             ),
             {"id": rid, "recipients": unique, "ids": [message_id(rid, r) for r in unique]},
         )
-    pending = [
-        (r.recipient, r.message_id)
-        for r in await uow.session.execute(
-            text(
-                "SELECT recipient, message_id FROM deliveries "
-                "WHERE report_id = :id AND status = 'pending' ORDER BY recipient"
-            ),
-            {"id": rid},
-        )
-    ]
+    pending = await pending_deliveries(uow, rid)
     if row is None:
         revision = await uow.session.scalar(
             text("SELECT revision FROM reports WHERE report_id = :id"), {"id": rid}
@@ -217,6 +215,20 @@ async def _store(
         franchise_id=franchise_id,
     )
     return Generated(rid, row.revision, True, content, pending)
+
+
+async def pending_deliveries(uow: UnitOfWork, rid: uuid.UUID) -> list[tuple[str, str]]:
+    """(recipient, Message-ID) of every delivery of the report not sent yet."""
+    return [
+        (r.recipient, r.message_id)
+        for r in await uow.session.execute(
+            text(
+                "SELECT recipient, message_id FROM deliveries "
+                "WHERE report_id = :id AND status = 'pending' ORDER BY recipient"
+            ),
+            {"id": rid},
+        )
+    ]
 
 
 async def stored_report(uow: UnitOfWork, rid: uuid.UUID) -> dict[str, Any]:

@@ -60,7 +60,7 @@ async def regenerate_gym_report(
     settings: Settings = request.app.state.reporter_settings
     gym = await load_gym(uow, gym_id)
     week = _week(iso_week, gym["timezone"])
-    generated = await generate_gym_report(uow, gym_id, week.start, settings)
+    generated = await generate_gym_report(uow, gym_id, week.start, settings, gym=gym)
     return {
         "report_id": str(generated.report_id),
         "revision": generated.revision,

@@ -60,13 +60,15 @@ def render_report(report_id: str, content: dict[str, Any]) -> RenderedReport:
         "sentiment": f"sentiment.{report_id}@reporter.jarvis",
     }
     gyms = content.get("gyms") or []
+    figures = figure_rows(content, words)
+    daily = daily_rows(content, words)
     html = _templates.get_template("report.html").render(
         c=content,
         words=words,
         title=title,
         subject=name,
-        figures=figure_rows(content, words),
-        daily=daily_rows(content, words),
+        figures=figures,
+        daily=daily,
         daily_columns=DAILY_COLUMNS,
         cids=cids,
         sessions_alt=", ".join(f"{d} {v}" for d, v in zip(days, sessions, strict=True)),
@@ -83,7 +85,7 @@ def render_report(report_id: str, content: dict[str, Any]) -> RenderedReport:
         [f"{title} - {name}", words.week_line(content), ""]
         + [
             f"{label}: {value} ({words['previous_week']}: {prev}, {change})"
-            for label, value, prev, change in figure_rows(content, words)
+            for label, value, prev, change in figures
         ]
         + ["", words["attachments"]]
     )
@@ -96,7 +98,7 @@ def render_report(report_id: str, content: dict[str, Any]) -> RenderedReport:
             cids["sessions"]: charts.bars(sessions, days),
             cids["sentiment"]: charts.sentiment(sentiment, days),
         },
-        pdf=render_pdf(content, words, title, name),
+        pdf=render_pdf(content, words, title, name, figures, daily),
         csv=render_csv(content),
         filename=f"jarvis-report-{slug}",
     )

@@ -14,7 +14,7 @@ from fpdf import FPDF
 
 from reporter.content import HEADLINE
 from reporter.render.i18n import Words
-from reporter.render.tables import DAILY_COLUMNS, daily_rows, figure_rows
+from reporter.render.tables import DAILY_COLUMNS
 
 _REPLACEMENTS = str.maketrans(
     {
@@ -40,7 +40,15 @@ def latin1(value: object) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def render_pdf(content: dict[str, Any], words: Words, title: str, subject: str) -> bytes:
+def render_pdf(
+    content: dict[str, Any],
+    words: Words,
+    title: str,
+    subject: str,
+    figures: list[tuple[str, str, str, str]],
+    daily: list[list[str]],
+) -> bytes:
+    """`figures` and `daily` are `render.tables`' rows, built once for every format of a report."""
     pdf = FPDF(format="A4")
     pdf.set_margins(10, 10, 10)
     pdf.set_auto_page_break(True, margin=12)
@@ -53,14 +61,14 @@ def render_pdf(content: dict[str, Any], words: Words, title: str, subject: str) 
     _table(
         pdf,
         [words["figure"], words["this_week"], words["previous_week"], words["change"]],
-        figure_rows(content, words),
+        figures,
         [46, 18, 18, 14],
     )
     _heading(pdf, words["daily"])
     _table(
         pdf,
         [words["day"], *(words[k][:11] for k in DAILY_COLUMNS)],
-        daily_rows(content, words),
+        daily,
         [16] + [11] * len(DAILY_COLUMNS),
     )
     _heading(pdf, words["topics"])
