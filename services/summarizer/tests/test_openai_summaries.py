@@ -110,6 +110,28 @@ async def test_an_english_gym_gets_its_summary_asked_in_english(
     assert "written in English" in fake_openai.http.requests[0].text
 
 
+async def test_a_session_in_which_the_member_said_nothing_is_summarised_offline_at_no_cost(
+    closed_session,
+    analysis_reply,
+    platform_settings,
+    openai_settings,
+    fake_openai: FakeOpenAI,
+    kafka_io,
+    store,
+) -> None:
+    fake_openai.http.default_reply = Reply.structured(analysis_reply())
+    silent, spoken = closed_session(language="fr"), closed_session("Horaires ?")
+    app = bootstrap(platform_settings, openai_settings())
+    async with app.running():
+        await kafka_io.publish(silent, spoken)
+        await store.wait_summaries(2)
+    assert len(fake_openai.http.requests) == 1  # the spoken session's alone
+    row = await store.summary(silent.session_id)
+    assert (row["provider"], row["model"]) == ("offline", "jarvis-offline-v1")
+    assert row["summary"] == "Le membre n'a rien dit." and row["cost_usd"] == 0
+    assert (await store.summary(spoken.session_id))["provider"] == "openai"
+
+
 async def test_a_rate_limit_and_a_server_error_are_retried_without_redoing_the_others(
     caplog,
     closed_session,

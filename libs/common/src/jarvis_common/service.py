@@ -53,16 +53,28 @@ class ServiceDefinition:
 
 
 BackgroundTask = Callable[["ServiceApp"], Awaitable[None]]
+StopHook = Callable[["ServiceApp"], Awaitable[None]]
 Process = Callable[[list[ConsumerRecord]], Awaitable[None]]
 
 
 @dataclass
 class ServiceApp:
+    """One running service: its handlers, background tasks and stop-time work.
+
+    `background` tasks start with the service and are cancelled when it stops. `on_stop` hooks
+    are the service's stop-time work (end what is open, close clients it made): when a started
+    service stops they run one after another, in the order appended, once the subscribers have
+    stopped (no handler is in flight) and the background tasks have wound down, and before the
+    relay's final publish, so the events a hook commits leave with this process rather than at
+    its next start. A hook that raises is logged and the drain goes on.
+    """
+
     definition: ServiceDefinition
     platform: PlatformSettings
     port: int
     handlers: EventHandlers = field(default_factory=EventHandlers)
     background: list[BackgroundTask] = field(default_factory=list)
+    on_stop: list[StopHook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         name = self.definition.name
@@ -128,9 +140,10 @@ class ServiceApp:
         log.info("%s started", self.name)
 
     async def stop(self) -> None:
-        """Drain: in-flight handlers finish and commit, background tasks wind down (and may
-        record final events, such as sessions ended by the shutdown), the relay publishes what
-        was committed, and only then do the clients close."""
+        """Drain: in-flight handlers finish and commit, background tasks wind down, the
+        `on_stop` hooks run (and may record final events, such as sessions ended by the
+        shutdown), the relay publishes what was committed, and only then do the clients
+        close."""
         if self._producer is None:
             return
         self.started = False
@@ -139,6 +152,12 @@ class ServiceApp:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for hook in self.on_stop:
+            try:
+                await hook(self)
+            except Exception:
+                # The rest of the drain (the relay's final publish above all) must still happen.
+                log.exception("%s: stop hook %r failed", self.name, hook)
         if self._relay_task is not None:  # None when start() failed before the relay began
             await self.relay.wait_until_published(timeout=min(5.0, self.platform.shutdown_grace_s))
             self.relay.stop()

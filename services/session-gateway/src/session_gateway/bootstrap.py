@@ -25,8 +25,8 @@ def bootstrap(
     app.handlers.include(member_directory.handlers)
     # Live sessions over the kiosk socket: the Realtime relay with an OpenAI key, else offline.
     app.http.state.sessions = SessionManager(app, settings)
-    app.background.append(end_sessions_on_shutdown)
     app.background.append(keep_lease_and_close_orphans)
+    app.on_stop.append(end_sessions_on_shutdown)
     return app
 
 

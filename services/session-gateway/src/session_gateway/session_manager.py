@@ -182,11 +182,9 @@ def manager_of(app: ServiceApp) -> SessionManager:
 
 
 async def end_sessions_on_shutdown(app: ServiceApp) -> None:
-    """A background task of the service: when the service stops, open sessions end."""
+    """A stop hook of the service: open sessions end, and their session.closed events leave
+    with the relay's final publish."""
     manager = manager_of(app)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await manager.end_all("gateway_shutdown")
-        if manager.openai is not None:
-            await manager.openai.close()
+    await manager.end_all("gateway_shutdown")
+    if manager.openai is not None:
+        await manager.openai.close()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jarvis_common.service import ServiceApp, ServiceDefinition
 from jarvis_common.settings import PlatformSettings
 from summarizer.handlers import handlers_for
 from summarizer.metrics import SummarizerMetrics
-from summarizer.providers import Provider, make_provider
+from summarizer.providers import make_provider
 from summarizer.settings import Settings
 from summarizer.summarize import Summarizer
 from summarizer.tables import SCHEMA, messaging, metadata
@@ -37,7 +35,12 @@ def bootstrap(
     )
     app.http.state.summarizer = summarizer
     app.handlers.include(handlers_for(summarizer))
-    app.background.append(_closes(provider))
+
+    # Stop hooks run once the subscribers have stopped: no model call is in flight any more.
+    async def close_provider(_: ServiceApp) -> None:
+        await provider.aclose()
+
+    app.on_stop.append(close_provider)
     log.info(
         "summaries by the %s provider%s",
         provider.name,
@@ -46,17 +49,6 @@ def bootstrap(
         else "",
     )
     return app
-
-
-def _closes(provider: Provider) -> Callable[[ServiceApp], Awaitable[None]]:
-    async def close_provider_on_stop(_: ServiceApp) -> None:
-        # Background tasks are cancelled once the subscribers have stopped: no call is in flight.
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await provider.aclose()
-
-    return close_provider_on_stop
 
 
 SERVICE = ServiceDefinition(

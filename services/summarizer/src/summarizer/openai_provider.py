@@ -13,6 +13,7 @@ Failures are sorted so the platform can route them:
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import time
@@ -66,12 +67,24 @@ class OpenAIProvider:
             for _ in range(math.ceil(settings.max_concurrent_calls / CALLS_PER_CLIENT))
         ]
         self._next_client = itertools.cycle(self.clients)
+        # One provider serves the whole service, so this bounds every call in flight, over all
+        # the sessions being summarised, to what the account's rate limit is sized for.
+        self.calls = asyncio.Semaphore(settings.max_concurrent_calls)
 
     async def aclose(self) -> None:
         for client in self.clients:
             await client.close()
 
     async def analyse(self, conversation: Conversation) -> Analysis:
+        # The slot is held through the one re-ask, as a bad answer is asked again at once.
+        async with self.calls:
+            self.metrics.calls_in_flight.inc()
+            try:
+                return await self._analyse(conversation)
+            finally:
+                self.metrics.calls_in_flight.dec()
+
+    async def _analyse(self, conversation: Conversation) -> Analysis:
         max_tokens = self.settings.max_output_tokens
         try:
             return await self._call(conversation, max_tokens)

@@ -13,7 +13,8 @@ from summarizer.settings import Settings
 
 class Provider(Protocol):
     name: str
-    # Whether calls wait on something outside the process (and so are worth running at once).
+    # Whether calls wait on something outside the process (and so are worth running at once);
+    # a remote provider bounds how many of its calls are in flight itself.
     remote: bool
 
     async def analyse(self, conversation: Conversation) -> Analysis:

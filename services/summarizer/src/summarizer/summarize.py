@@ -2,7 +2,7 @@
 
 For a consumed batch: sessions already summarised (a second `session.closed` under another event
 id, a replay) are skipped before any model call; each remaining session is analysed, the model
-calls of the batch running at once under one semaphore shared by the whole service; then every
+calls of the batch running at once (the provider bounds how many are in flight); then every
 summary is inserted in one statement and announced through the outbox, in the consumer's
 transaction. Every outcome is kept in `PendingOutcomes` before anything can fail; if any session
 failed (or the transaction does not commit), the consumer replays the batch one event per
@@ -30,7 +30,7 @@ from summarizer.conversation import Conversation, conversation_of, gym_language
 from summarizer.metrics import SummarizerMetrics
 from summarizer.offline import analyser
 from summarizer.outcomes import Outcome, PendingOutcomes
-from summarizer.providers import Provider
+from summarizer.providers import OfflineProvider, Provider
 from summarizer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,9 @@ class Summarizer:
         failure_ttl_s: float = 0.5,
     ):
         self.provider = provider
+        self.offline = OfflineProvider()
         self.settings = settings
         self.metrics = metrics
-        self.calls = asyncio.Semaphore(settings.max_concurrent_calls)
         self.pending = PendingOutcomes(pending_limit, failure_ttl_s=failure_ttl_s)
 
     async def summarize_sessions(self, events: list[Envelope[Any]], uow: UnitOfWork) -> None:
@@ -126,22 +126,13 @@ class Summarizer:
                 return exc, True
 
     async def _analyse(self, conversation: Conversation) -> Analysis:
-        if not conversation.member_spoke:
-            # Nothing to ask a model about: the trivial summary, free and immediate.
-            analysis = Analysis(analyser.analyse(conversation), model=analyser.MODEL)
-        elif not self.provider.remote:
-            analysis = await self.provider.analyse(conversation)
-        else:
-            async with self.calls:
-                self.metrics.calls_in_flight.inc()
-                try:
-                    analysis = await self.provider.analyse(conversation)
-                finally:
-                    self.metrics.calls_in_flight.dec()
+        # Nothing to ask a model about: the offline provider's trivial summary, free and immediate.
+        provider = self.provider if conversation.member_spoke else self.offline
+        analysis = await provider.analyse(conversation)
         return dataclasses.replace(analysis, result=bounded(analysis.result))
 
     def _provider_of(self, analysis: Analysis) -> str:
-        return "offline" if analysis.model == analyser.MODEL else self.provider.name
+        return self.offline.name if analysis.model == analyser.MODEL else self.provider.name
 
     def _row(self, closed: SessionClosed, analysis: Analysis) -> dict[str, Any]:
         return _row(
