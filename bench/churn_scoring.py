@@ -33,12 +33,11 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from bench.common import Infrastructure, machine
+from bench.common import Infrastructure, machine, timestamp, write_results
 from jarvis_common.settings import plain_dsn
 
 try:
@@ -47,7 +46,6 @@ except ImportError:  # pragma: no cover
     psutil = None  # type: ignore[assignment]
 
 NAME = "churn-scoring"
-RESULTS_DIR = Path(__file__).parent / "results"
 TARGET_S = 60.0
 TARGET_BYTES = 2 * 2**30
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -244,18 +242,6 @@ def markdown(result: dict[str, Any], stamp: str) -> str:
     )
 
 
-def write_results(result: dict[str, Any], stamp: str) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(result, indent=2, default=str) + "\n"
-    path = RESULTS_DIR / f"{NAME}-{stamp}.json"
-    path.write_text(body)
-    (RESULTS_DIR / f"{NAME}-latest.json").write_text(body)
-    text = markdown(result, stamp)
-    (RESULTS_DIR / f"{NAME}-{stamp}.md").write_text(text)
-    (RESULTS_DIR / f"{NAME}-latest.md").write_text(text)
-    return path
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
@@ -268,10 +254,11 @@ def main(argv: list[str] | None = None) -> None:
         url, as_of = args.score
         print(json.dumps(asyncio.run(score_once(url, datetime.fromisoformat(as_of)))))
         return
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = timestamp()
     result = run(args)
-    path = write_results(result, stamp)
-    print(markdown(result, stamp))
+    md = markdown(result, stamp)
+    path = write_results(NAME, stamp, result, md)
+    print(md)
     print(f"results: {path}")
 
 

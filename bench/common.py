@@ -1,16 +1,25 @@
-"""What the benchmarks share: throw-away infrastructure and the report's machine facts."""
+"""What the benchmarks share: throw-away infrastructure, raw broker clients, the start of a run
+and the writing of its results."""
 
 from __future__ import annotations
 
 import cProfile
 import io
+import json
+import logging
 import os
 import platform
 import pstats
+import sys
 import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
 from importlib import metadata as pkg_metadata
 from pathlib import Path
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from jarvis_common.devrun.kafka import EmbeddedKafka, free_port
 from jarvis_common.devrun.postgres import EmbeddedPostgres
@@ -68,8 +77,116 @@ class Infrastructure:
         return found
 
 
-def profile_summary(profiler: cProfile.Profile, limit: int = 25) -> list[dict[str, Any]]:
-    stats = pstats.Stats(profiler, stream=io.StringIO())
+# --- a run: its start and its result files ------------------------------------------------------
+
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def start_run() -> str:
+    """Logging for a benchmark's main(); returns the run's stamp, which names its result files."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # FastStream logs every batch at INFO through its own handler.
+    logging.getLogger("faststream").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # pgserver's platformdirs warns at every start where XDG_RUNTIME_DIR is unset.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    return timestamp()
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def write_results(
+    name: str,
+    stamp: str,
+    result: dict[str, Any],
+    markdown: str | None = None,
+    directory: Path = RESULTS_DIR,
+) -> Path:
+    """`<name>-<stamp>.json` (and `.md` if given) beside a `<name>-latest` copy that readers can
+    link to; returns the stamped JSON's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {".json": json.dumps(result, indent=2, default=str) + "\n"}
+    if markdown is not None:
+        files[".md"] = markdown
+    for suffix, text in files.items():
+        for version in (stamp, "latest"):
+            (directory / f"{name}-{version}{suffix}").write_text(text)
+    return directory / f"{name}-{stamp}.json"
+
+
+# --- broker clients -----------------------------------------------------------------------------
+
+
+def raw_producer(bootstrap_servers: str, **options: Any) -> AIOKafkaProducer:
+    """Sends like the outbox relay (acks=all; the embedded broker has no idempotent producer),
+    batched so that the producer is not what the benchmark measures."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        **options,
+    )
+
+
+async def raw_consume(
+    bootstrap_servers: str,
+    topic: str,
+    expected: int,
+    *,
+    timeout_s: float = 120,
+    rate_key: str = "per_s",
+    **options: Any,
+) -> dict[str, Any]:
+    """Reads the topic from the start and drops what it reads: what the broker and a bare consumer
+    allow at most. `rate_key` names the rate as the benchmark's reports always have."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **options,
+    )
+    await consumer.start()
+    try:
+        received = size = 0
+        started = time.perf_counter()
+        deadline = started + timeout_s
+        while received < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batches.values():
+                received += len(records)
+                size += sum(len(r.value) for r in records)
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"raw consumer read {received} of {expected} messages")
+        seconds = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return {
+        "messages": received,
+        "seconds": round(seconds, 3),
+        rate_key: round(received / seconds),
+        "avg_message_bytes": round(size / max(1, received)),
+    }
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def profile_summary(profile: cProfile.Profile | Path, limit: int = 25) -> list[dict[str, Any]]:
+    """The functions that took the most time of their own, from a profiler or a saved profile."""
+    stats = pstats.Stats(
+        str(profile) if isinstance(profile, Path) else profile, stream=io.StringIO()
+    )
     rows = []
     for (filename, line, func), (_, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append(
@@ -89,9 +206,6 @@ def _short(filename: str) -> str:
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename
-
-
-# --- report -------------------------------------------------------------------------------------
 
 
 def machine() -> dict[str, Any]:

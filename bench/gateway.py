@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
-import pstats
 import queue
 import resource
 import signal
@@ -45,23 +43,27 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import psutil
 
-from bench.common import Infrastructure, _short, machine
+from bench.common import (
+    RESULTS_DIR,
+    Infrastructure,
+    machine,
+    profile_summary,
+    timestamp,
+    write_results,
+)
 from bench.gateway_report import (
     ADDED_P99_LIMIT_MS,
     IDLE_TARGET,
     NAME,
-    RESULTS_DIR,
     STREAM_SHARE,
     STREAM_TARGET,
     markdown,
-    write_results,
 )
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.devrun.kafka import free_port
@@ -536,7 +538,10 @@ def part_b(
             child.stop()
     result["gateway_server_errors"] = logged_errors(gateway.log_path)
     if profile is not None and profile.exists():
-        result["gateway_profile"] = {"file": str(profile), "top": profile_top(profile)}
+        result["gateway_profile"] = {
+            "file": str(profile),
+            "top": profile_summary(profile, limit=30),
+        }
     g, b = result["max_sessions"]["gateway"], result["max_sessions"]["relay"]
     result["ratio_gateway_over_relay"] = round(g / b, 3) if b else None
     result["capped_by_steps"] = [
@@ -544,21 +549,6 @@ def part_b(
     ]
     result["pass"] = g >= STREAM_TARGET and b > 0 and g >= STREAM_SHARE * b
     return result
-
-
-def profile_top(path: Path, limit: int = 30) -> list[dict[str, Any]]:
-    stats = pstats.Stats(str(path), stream=io.StringIO())
-    rows = [
-        {
-            "function": f"{_short(filename)}:{line}({func})",
-            "calls": calls,
-            "tottime_s": round(tottime, 3),
-            "cumtime_s": round(cumtime, 3),
-        }
-        for (filename, line, func), (_, calls, tottime, cumtime, _) in stats.stats.items()  # type: ignore[attr-defined]
-    ]
-    rows.sort(key=lambda r: r["tottime_s"], reverse=True)
-    return rows[:limit]
 
 
 # --- entry point --------------------------------------------------------------------------------
@@ -601,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     if hard < needed:
         print(f"the open-file limit ({hard}) is below {needed}: raise it (ulimit -Hn)")
         return 2
-    stamp = args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = args.stamp = timestamp()
     machine_info = machine()
     infra = Infrastructure("bench_gateway")
     logs = Path(tempfile.gettempdir()) / f"jarvis-bench-{NAME}-{stamp}-logs"
@@ -636,9 +626,10 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     parts = [result[p]["pass"] for p in ("idle", "streaming") if p in result]
     result["pass"] = bool(parts) and all(parts)
-    path = write_results(result, stamp)
+    md = markdown(result)
+    path = write_results(NAME, stamp, result, md)
     print()
-    print(markdown(result))
+    print(md)
     print(f"results: {path} (and .md); the processes' logs: {logs}")
     return 0
 

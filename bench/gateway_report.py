@@ -1,12 +1,9 @@
-"""The gateway benchmark's report: the Markdown summary, and both files in bench/results/."""
+"""The gateway benchmark's report: its targets and the Markdown summary."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).parent / "results"
 NAME = "gateway"
 IDLE_TARGET = 10_000
 STREAM_TARGET = 100
@@ -111,13 +108,3 @@ def markdown(result: dict[str, Any]) -> str:
                 f"- {count} x `{error}`" for error, count in bpart["gateway_server_errors"].items()
             ]
     return "\n".join(out) + "\n"
-
-
-def write_results(result: dict[str, Any], stamp: str) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(result, indent=2, default=str) + "\n"
-    md = markdown(result)
-    for suffix in (stamp, "latest"):
-        (RESULTS_DIR / f"{NAME}-{suffix}.json").write_text(body)
-        (RESULTS_DIR / f"{NAME}-{suffix}.md").write_text(md)
-    return RESULTS_DIR / f"{NAME}-{stamp}.json"

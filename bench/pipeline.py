@@ -40,22 +40,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import logging
 import os
 import sys
 import time
-import warnings
 import zlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import Infrastructure, machine, profile_summary
+from bench.common import (
+    RESULTS_DIR,
+    Infrastructure,
+    machine,
+    profile_summary,
+    raw_consume,
+    raw_producer,
+    start_run,
+    write_results,
+)
 from bench.service import (
     FRANCHISE_ID,
     HANDLERS,
@@ -77,7 +82,6 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger("bench.pipeline")
 
-RESULTS_DIR = Path(__file__).parent / "results"
 TARGET_EVENTS_PER_S = 5000
 DATABASE = "bench"
 Message = tuple[bytes, bytes, list[tuple[str, bytes]]]
@@ -155,15 +159,7 @@ def realistic_messages(n: int) -> list[Message]:
 async def raw_produce(
     bootstrap_servers: str, topic: str, messages: list[Message]
 ) -> dict[str, Any]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
-        client_id="bench-raw",
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=5,
-        max_batch_size=256 * 1024,
-        request_timeout_ms=15_000,
-    )
+    producer = raw_producer(bootstrap_servers, client_id="bench-raw", request_timeout_ms=15_000)
     await producer.start()
     try:
         # Creates the topic and loads its metadata outside the clock.
@@ -183,40 +179,6 @@ async def raw_produce(
         "seconds": round(seconds, 3),
         "msgs_per_s": round(len(messages) / seconds),
         "partitions": partitions,
-    }
-
-
-async def raw_consume(
-    bootstrap_servers: str, topic: str, expected: int, timeout_s: float
-) -> dict[str, Any]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        client_id="bench-raw",
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        received = size = 0
-        started = time.perf_counter()
-        deadline = started + timeout_s
-        while received < expected:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            for records in batches.values():
-                received += len(records)
-                size += sum(len(r.value) for r in records)
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"raw consumer read {received} of {expected} messages")
-        seconds = time.perf_counter() - started
-    finally:
-        await consumer.stop()
-    return {
-        "messages": received,
-        "seconds": round(seconds, 3),
-        "msgs_per_s": round(received / seconds),
-        "avg_message_bytes": round(size / received),
     }
 
 
@@ -683,15 +645,6 @@ def args_handler(result: dict[str, Any]) -> str:
     }.get(result["config"]["handler"], result["config"]["handler"])
 
 
-def write_results(result: dict[str, Any], stamp: str) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"pipeline-{stamp}.json"
-    text = json.dumps(result, indent=2) + "\n"
-    path.write_text(text)
-    (RESULTS_DIR / "pipeline-latest.json").write_text(text)
-    return path
-
-
 # --- entry point --------------------------------------------------------------------------------
 
 
@@ -755,7 +708,9 @@ async def raw_baseline(infra: Infrastructure, n: int, topic: str) -> dict[str, A
     messages = realistic_messages(n)
     produce = await raw_produce(infra.kafka.bootstrap_servers, topic, messages)
     del messages
-    consume = await raw_consume(infra.kafka.bootstrap_servers, topic, n + 1, timeout_s=120)
+    consume = await raw_consume(
+        infra.kafka.bootstrap_servers, topic, n + 1, rate_key="msgs_per_s", client_id="bench-raw"
+    )
     return {"produce": produce, "consume": consume}
 
 
@@ -814,15 +769,7 @@ async def run(args: argparse.Namespace, infra: Infrastructure, stamp: str) -> di
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # FastStream logs every batch at INFO through its own handler.
-    logging.getLogger("faststream").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = start_run()
     infra = Infrastructure(DATABASE)
     print("starting embedded PostgreSQL and broker ...", flush=True)
     infra.start()
@@ -830,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(run(args, infra, stamp))
     finally:
         infra.stop()
-    path = write_results(result, stamp)
+    path = write_results("pipeline", stamp, result)
     print_report(result)
     print(f"results: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0

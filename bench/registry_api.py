@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -29,6 +28,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.common import timestamp, write_results
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.devrun.kafka import EmbeddedKafka, free_port
 from jarvis_common.devrun.postgres import EmbeddedPostgres
@@ -36,7 +36,6 @@ from jarvis_common.runner import installed_services
 from jarvis_common.settings import plain_dsn
 from jarvis_common.tokens import generate_private_key_pem
 
-RESULTS = Path(__file__).parent / "results"
 PASSWORD = "benchmark password"
 
 
@@ -212,11 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:34}{r['requests_per_s']:>9,.0f}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['errors']:>8}"
         )
     print(f"registry / bare = {result['ratio_requests_per_s']}")
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    text = json.dumps(result, indent=2) + "\n"
-    (RESULTS / f"registry-api-{stamp}.json").write_text(text)
-    (RESULTS / "registry-api-latest.json").write_text(text)
+    write_results("registry-api", timestamp(), result)
     return 0 if registry_result["errors"] == 0 else 1
 
 

@@ -53,16 +53,22 @@ import os
 import sys
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
-from bench.common import Infrastructure, machine, profile_summary
+from bench.common import (
+    RESULTS_DIR,
+    Infrastructure,
+    machine,
+    profile_summary,
+    raw_producer,
+    start_run,
+    write_results,
+)
 from jarvis_common import service as service_module
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.db.uow import UnitOfWork
@@ -84,7 +90,6 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger("bench.registry_heartbeats")
 
-RESULTS_DIR = Path(__file__).parent / "results"
 NAME = "registry-heartbeats"
 TARGET_PER_S = 20_000  # 600,000 kiosks at a 30 s interval
 TOPIC = KioskHeartbeatReceived.event_type
@@ -443,15 +448,7 @@ class InboxClock:
 
 
 async def produce(bootstrap_servers: str, messages: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
-        client_id="bench-gateway",
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=5,
-        max_batch_size=256 * 1024,
-        request_timeout_ms=30_000,
-    )
+    producer = raw_producer(bootstrap_servers, client_id="bench-gateway", request_timeout_ms=30_000)
     await producer.start()
     try:
         started = time.perf_counter()
@@ -784,15 +781,6 @@ def print_report(result: dict[str, Any]) -> None:
     )
 
 
-def write_results(result: dict[str, Any], stamp: str) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{NAME}-{stamp}.json"
-    body = json.dumps(result, indent=2, default=str) + "\n"
-    path.write_text(body)
-    (RESULTS_DIR / f"{NAME}-latest.json").write_text(body)
-    return path
-
-
 # --- entry point --------------------------------------------------------------------------------
 
 
@@ -899,15 +887,7 @@ async def run(args: argparse.Namespace, infra: Infrastructure, stamp: str) -> di
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    logging.getLogger("faststream").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = start_run()
     infra = Infrastructure(DATABASE)
     print("starting embedded PostgreSQL and broker ...", flush=True)
     infra.start()
@@ -915,7 +895,7 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(run(args, infra, stamp))
     finally:
         infra.stop()
-    path = write_results(result, stamp)
+    path = write_results(NAME, stamp, result)
     print_report(result)
     print(f"results: {path}")
     # A missed target is a result, not a crash; a kiosk without its newest heartbeat is a bug.

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,7 +44,7 @@ try:
 except ImportError:  # pragma: no cover - psutil comes with pgserver
     psutil = None  # type: ignore[assignment]
 
-from bench.common import machine
+from bench.common import machine, timestamp, write_results
 from jarvis_common.db import Database
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.devrun.kafka import free_port
@@ -62,7 +61,6 @@ from reporter.settings import Settings
 from reporter.worker import ReportWorker
 
 NAME = "reporter"
-RESULTS_DIR = Path(__file__).parent / "results"
 TARGET_S = 60.0
 # The run reports ISO week 2026-W47; the tick is Monday 23 November 2026, 08:00 Paris.
 SLOT = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))
@@ -392,12 +390,10 @@ def _histogram_sum(registry: Any, name: str) -> float:
     return 0.0
 
 
-def write_results(result: dict[str, Any]) -> Path:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+def markdown(result: dict[str, Any], stamp: str) -> str:
     m = result["measured"]
     ok = result["pass"]
-    md = "\n".join(
+    return "\n".join(
         [
             f"# reporter benchmark ({stamp})",
             "",
@@ -430,10 +426,6 @@ def write_results(result: dict[str, Any]) -> Path:
             "",
         ]
     )
-    for suffix, text in ((".json", json.dumps(result, indent=2, default=str)), (".md", md)):
-        (RESULTS_DIR / f"{NAME}-{stamp}{suffix}").write_text(text)
-        (RESULTS_DIR / f"{NAME}-latest{suffix}").write_text(text)
-    return RESULTS_DIR / f"{NAME}-{stamp}.md"
 
 
 def main() -> None:
@@ -494,8 +486,10 @@ def main() -> None:
         "pass": complete and measured["run_s"] < TARGET_S,
         "machine": info,
     }
-    path = write_results(result)
-    print(path.read_text())
+    stamp = timestamp()
+    md = markdown(result, stamp)
+    write_results(NAME, stamp, result, md)
+    print(md)
     sys.exit(0 if result["pass"] else 1)
 
 

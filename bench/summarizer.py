@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import random
@@ -38,16 +37,20 @@ import subprocess
 import sys
 import time
 import uuid
-import warnings
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import Infrastructure, machine
+from bench.common import (
+    Infrastructure,
+    machine,
+    raw_consume,
+    raw_producer,
+    start_run,
+    write_results,
+)
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.events import new_event
 from jarvis_common.events.catalogue import SessionClosed, TranscriptItem
@@ -60,7 +63,6 @@ from summarizer.metrics import SummarizerMetrics
 from summarizer.openai_provider import OpenAIProvider
 from summarizer.settings import Settings
 
-RESULTS_DIR = Path(__file__).parent / "results"
 NAME = "summarizer"
 DATABASE = "bench_summarizer"
 TOPIC = SessionClosed.event_type
@@ -208,14 +210,7 @@ def serve_fake_model() -> None:
 
 
 async def produce(servers: str, events: list[SessionClosed]) -> float:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=servers,
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=5,
-        max_batch_size=256 * 1024,
-        request_timeout_ms=30_000,
-    )
+    producer = raw_producer(servers, request_timeout_ms=30_000)
     await producer.start()
     try:
         started = time.perf_counter()
@@ -227,37 +222,6 @@ async def produce(servers: str, events: list[SessionClosed]) -> float:
         return started
     finally:
         await producer.stop()
-
-
-async def raw_consume(servers: str, expected: int) -> dict[str, Any]:
-    """The same sessions read back and dropped: the broker's and the consumer's ceiling."""
-    consumer = AIOKafkaConsumer(
-        TOPIC,
-        bootstrap_servers=servers,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        received = size = 0
-        started = time.perf_counter()
-        while received < expected:
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
-                received += len(records)
-                size += sum(len(r.value) for r in records)
-            if time.perf_counter() - started > 120:
-                raise TimeoutError(f"raw consumer read {received} of {expected}")
-        seconds = time.perf_counter() - started
-    finally:
-        await consumer.stop()
-    return {
-        "messages": received,
-        "seconds": round(seconds, 3),
-        "per_s": round(received / seconds),
-        "avg_message_bytes": round(size / max(1, received)),
-    }
 
 
 async def bare_model_calls(settings: Settings, n: int) -> dict[str, Any]:
@@ -346,7 +310,13 @@ async def run_mode(
             cpu_s = time.process_time() - cpu_started
             machine_s = machine_busy_s() - machine_started
         seconds = finished - started
-        raw = await raw_consume(infra.kafka.bootstrap_servers, done + 1 + n)
+        # The same sessions read back and dropped: the broker's and the consumer's ceiling.
+        raw = await raw_consume(
+            infra.kafka.bootstrap_servers,
+            TOPIC,
+            done + 1 + n,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
         bare = await bare_model_calls(settings, n) if fake is not None else None
         duplicates = await conn.fetchval(
             "SELECT count(*) - count(DISTINCT session_id) FROM summarizer.conversation_summaries"
@@ -478,10 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.sessions, args.offline_sessions = 500, 3000
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    logging.getLogger("faststream").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = start_run()
     infra = Infrastructure(DATABASE)
     print("starting embedded PostgreSQL and broker ...", flush=True)
     infra.start()
@@ -490,12 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         infra.stop()
     result["timestamp"] = stamp
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result, indent=2) + "\n"
     md = markdown(result, stamp)
-    for name in (f"{NAME}-{stamp}", f"{NAME}-latest"):
-        (RESULTS_DIR / f"{name}.json").write_text(text)
-        (RESULTS_DIR / f"{name}.md").write_text(md)
+    write_results(NAME, stamp, result, md)
     print()
     print(md)
     return 0
