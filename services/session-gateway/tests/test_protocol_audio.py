@@ -8,6 +8,7 @@ import os
 import pytest
 
 from session_gateway.protocol import audio_append_audio, encode, is_base64
+from session_gateway.realtime_relay import audio_delta
 
 AUDIO = base64.b64encode(os.urandom(4800)).decode()
 
@@ -70,3 +71,49 @@ def test_encoded_messages_parse_back_to_the_same_message() -> None:
         {"audio": AUDIO},
     ):
         assert json.loads(encode(dict(message))) == message
+
+
+def _delta_event(**extra: object) -> dict:
+    return {
+        "type": "response.output_audio.delta",
+        "event_id": "event_1",
+        "response_id": "resp_1",
+        "item_id": "item_1",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": AUDIO,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps(_delta_event()),
+        json.dumps(_delta_event(), separators=(",", ":")),
+        # another order of the fields after the type
+        json.dumps({"type": "response.output_audio.delta", "delta": AUDIO, "item_id": "item_9"}),
+    ],
+)
+def test_an_upstream_audio_delta_read_from_its_text_matches_the_parser(raw: str) -> None:
+    event = json.loads(raw)
+    assert audio_delta(raw.encode()) == (event["item_id"], event["delta"])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps(_delta_event()).replace("/", "\\/"),  # an escaped slash: parsed instead
+        json.dumps({"item_id": "item_1", "type": "response.output_audio.delta", "delta": AUDIO}),
+        json.dumps(
+            {"type": "response.output_audio_transcript.delta", "item_id": "i", "delta": "x"}
+        ),
+        json.dumps({"type": "response.output_audio.delta", "item_id": "item_1"}),  # no delta
+        json.dumps(
+            {"type": "response.output_audio.delta", "delta": "é", "item_id": "i"},
+            ensure_ascii=False,
+        ),
+    ],
+)
+def test_any_other_upstream_event_is_left_to_the_parser(raw: str) -> None:
+    assert audio_delta(raw.encode()) is None

@@ -48,7 +48,7 @@ class Connection:
         text = message if isinstance(message, str) else p.encode(message)
         async with self._lock:
             try:
-                await self.ws.send_text(text)
+                await self.ws.send({"type": "websocket.send", "text": text})
                 return True
             except Exception:  # the socket is gone; the reader will see the disconnect
                 self.open = False
