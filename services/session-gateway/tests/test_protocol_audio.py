@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from session_gateway.protocol import audio_append_audio, encode, is_base64
+from session_gateway.protocol import audio_append_audio, audio_delta_text, encode, is_base64
 from session_gateway.realtime_relay import audio_delta
 
 AUDIO = base64.b64encode(os.urandom(4800)).decode()
@@ -61,6 +61,16 @@ def test_audio_append_recognised_without_parsing_matches_the_parser(raw: str) ->
 )
 def test_anything_else_is_left_to_the_parser(raw: str) -> None:
     assert audio_append_audio(raw) is None
+
+
+def test_an_audio_delta_written_directly_parses_as_the_message() -> None:
+    text = audio_delta_text('item "1"', AUDIO, 42)
+    assert json.loads(text) == {
+        "type": "response.audio.delta",
+        "item_id": 'item "1"',
+        "audio": AUDIO,
+        "seq": 42,
+    }
 
 
 def test_encoded_messages_parse_back_to_the_same_message() -> None:

@@ -97,6 +97,12 @@ class LiveSession:
             if self.conn is not None:
                 await self.conn.send(text)
 
+    async def _emit_audio(self, item_id: str, audio: str) -> None:
+        async with self._send_lock:
+            text = self._log.append_audio(item_id, audio)
+            if self.conn is not None:
+                await self.conn.send(text)
+
     async def attach(self, conn: Connection, last_seen_seq: int) -> None:
         """The kiosk (re)connected: replay what it has not seen, then stream live."""
         async with self._send_lock:
@@ -162,9 +168,7 @@ class LiveSession:
             self._playing = event.item_id
             self.transcript.assistant_audio(event.item_id, event.audio)
             self._active()
-            await self.emit(
-                {"type": "response.audio.delta", "item_id": event.item_id, "audio": event.audio}
-            )
+            await self._emit_audio(event.item_id, event.audio)
         elif isinstance(event, AssistantTextDelta):
             self.transcript.assistant_delta(event.item_id, event.delta)
             self._active()

@@ -104,12 +104,14 @@ _AUDIO_APPEND_HEAD = re.compile(r'\s*\{\s*"type"\s*:\s*"audio\.append"\s*,\s*"au
 def is_base64(value: str) -> bool:
     """Padded base64: deleting the alphabet leaves nothing (several times cheaper than
     decoding, which the gateway does not need)."""
-    if len(value) % 4 or not value.isascii():
+    return value.isascii() and is_base64_bytes(value.encode("ascii"))
+
+
+def is_base64_bytes(value: bytes) -> bool:
+    if len(value) % 4:
         return False
-    data = value.rstrip("=")
-    if len(value) - len(data) > 2:
-        return False
-    return not data.encode("ascii").translate(None, _BASE64_ALPHABET)
+    data = value.rstrip(b"=")
+    return len(value) - len(data) <= 2 and not data.translate(None, _BASE64_ALPHABET)
 
 
 def audio_append_audio(raw: str) -> str | None:
@@ -124,6 +126,20 @@ def audio_append_audio(raw: str) -> str | None:
     audio = raw[head.end() : end]
     # base64 has no quote or backslash: the text between the quotes is the whole JSON string
     return audio if is_base64(audio) else None
+
+
+def audio_delta_text(item_id: str, audio: str, seq: int) -> str:
+    """The kiosk's `response.audio.delta`, written directly: `audio` is base64 already (the
+    provider checks what it relays), so only the item id needs JSON quoting."""
+    return (
+        '{"type":"response.audio.delta","item_id":'
+        + json.dumps(item_id)
+        + ',"audio":"'
+        + audio
+        + '","seq":'
+        + str(seq)
+        + "}"
+    )
 
 
 def encode(message: dict[str, Any]) -> str:

@@ -72,7 +72,7 @@ class AssistantTextDone:
 @dataclass(frozen=True)
 class AssistantAudioDelta:
     item_id: str
-    audio: str  # base64 PCM16 24 kHz mono, relayed as received
+    audio: str  # base64 PCM16 24 kHz mono, checked by the provider, relayed as received
 
 
 @dataclass(frozen=True)

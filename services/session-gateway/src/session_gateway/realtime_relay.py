@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from jarvis_common.events.catalogue import KioskConfig, TokenUsage
 from session_gateway import realtime_config
+from session_gateway.protocol import is_base64, is_base64_bytes
 from session_gateway.providers import (
     AssistantAudioDelta,
     AssistantAudioDone,
@@ -327,7 +328,10 @@ class RealtimeRelay:
         kind = event.get("type")
         emit = self._pending.append
         if kind == "response.output_audio.delta":
-            emit(AssistantAudioDelta(item_id=event["item_id"], audio=event["delta"]))
+            if is_base64(event["delta"]):
+                emit(AssistantAudioDelta(item_id=event["item_id"], audio=event["delta"]))
+            else:  # the kiosk could not play it, and it would have to be escaped for JSON
+                log.warning("realtime: audio delta that is not base64 dropped")
         elif kind in ("response.output_audio_transcript.delta", "response.output_text.delta"):
             emit(AssistantTextDelta(item_id=event["item_id"], delta=event["delta"]))
         elif kind == "response.output_audio_transcript.done":
@@ -521,23 +525,26 @@ _DELTA = re.compile(rb'"delta"\s*:\s*"')
 
 
 def audio_delta(raw: bytes) -> tuple[str, str] | None:
-    """(item id, audio) of a `response.output_audio.delta` event, read from its text: ten times a
-    second per session, parsing 6 KB of JSON for two strings cost more than relaying them.
-    None for any other event, or any doubt (an escape in the audio): those are parsed as JSON.
-    A quoted key cannot occur inside a JSON string (its quotes would be escaped), and this event
-    has no nested objects, so the first `"delta":` is the event's own."""
+    """(item id, base64 audio) of a `response.output_audio.delta` event, read from its text: ten
+    times a second per session, parsing 6 KB of JSON for two strings cost more than relaying
+    them. None for any other event, or any doubt (audio that is not plain base64, such as one
+    with an escape): those are parsed as JSON. A quoted key cannot occur inside a JSON string
+    (its quotes would be escaped), and this event has no nested objects, so the first
+    `"delta":` is the event's own."""
     if _AUDIO_DELTA.match(raw) is None:
         return None
     item, key = _ITEM_ID.search(raw), _DELTA.search(raw)
     if item is None or key is None:
         return None
     end = raw.find(b'"', key.end())
-    if end < 0 or raw.find(b"\\", key.end(), end) >= 0:
+    audio = raw[key.end() : end]
+    if end < 0 or not is_base64_bytes(audio):
         return None
     try:
-        return item.group(1).decode(), raw[key.end() : end].decode("ascii")
+        item_id = item.group(1).decode()
     except UnicodeDecodeError:
         return None
+    return item_id, audio.decode("ascii")
 
 
 def _audio_append(audio: str) -> str:

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from session_gateway.protocol import encode
+from session_gateway.protocol import audio_delta_text, encode
 
 
 class ReplayLog:
@@ -23,7 +23,14 @@ class ReplayLog:
         """Number the message (its `seq`), keep it, and return it encoded for the kiosk."""
         self.last_seq += 1
         message["seq"] = self.last_seq
-        text = encode(message)
+        return self._keep(encode(message))
+
+    def append_audio(self, item_id: str, audio: str) -> str:
+        """`append` of a `response.audio.delta` (most messages), without building one."""
+        self.last_seq += 1
+        return self._keep(audio_delta_text(item_id, audio, self.last_seq))
+
+    def _keep(self, text: str) -> str:
         self._messages.append((self.last_seq, text))
         self._bytes += len(text)
         while self._messages and (
