@@ -601,7 +601,7 @@ async def run_registry(
         async with app.running():
             logging.getLogger("faststream.access.kafka").setLevel(logging.WARNING)
             # What the service runner does in production once the service is built.
-            tune_garbage_collector(app.platform)
+            tune_garbage_collector(app.platform.gc_threshold or app.definition.gc_threshold)
             if "gc_freeze" in experiments:
                 gc.freeze()
             if "gc_threshold" in experiments:

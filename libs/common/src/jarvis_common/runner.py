@@ -28,12 +28,12 @@ def installed_services() -> dict[str, ServiceDefinition]:
     return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def tune_garbage_collector(platform: PlatformSettings) -> None:
+def tune_garbage_collector(young_threshold: int) -> None:
     """Freeze what start-up allocated (modules, tables, models: it lives as long as the process)
     so full collections stop walking it, and let batches' short-lived objects die young."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(platform.gc_threshold, 10, 10)
+    gc.set_threshold(young_threshold, 10, 10)
 
 
 def run(definition: ServiceDefinition) -> None:
@@ -42,7 +42,7 @@ def run(definition: ServiceDefinition) -> None:
     if platform.migrate_on_start:
         upgrade(definition, platform.database_url)
     app = definition.bootstrap(platform=platform)
-    tune_garbage_collector(platform)
+    tune_garbage_collector(platform.gc_threshold or definition.gc_threshold)
     log.info("%s listening on port %d", definition.name, app.port)
     uvicorn.run(
         app.http,

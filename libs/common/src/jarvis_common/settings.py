@@ -46,9 +46,9 @@ class PlatformSettings(BaseSettings):
     retry_initial_delay_s: float = Field(default=1.0, ge=0)
     retry_max_delay_s: float = Field(default=300.0, ge=0)
     shutdown_grace_s: float = Field(default=20.0, gt=0)
-    # Young-generation threshold of the garbage collector. A consumed batch creates ~100k
-    # short-lived objects; at CPython's default (700) they are walked and promoted over and over.
-    gc_threshold: int = Field(default=100_000, ge=700)
+    # Young-generation threshold of the garbage collector; unset, the service's own default
+    # (ServiceDefinition.gc_threshold).
+    gc_threshold: int | None = Field(default=None, ge=700)
 
     @field_validator("database_url")
     @classmethod
