@@ -143,13 +143,6 @@ def audio_delta_text(item_id: str, audio: str, seq: int) -> str:
 
 
 def encode(message: dict[str, Any]) -> str:
-    """A message to the kiosk as compact JSON; its base64 `audio`, if any, spliced in as is."""
-    audio = message.get("audio")
-    if isinstance(audio, str) and is_base64(audio):
-        rest = json.dumps(
-            {k: v for k, v in message.items() if k != "audio"},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
-        return rest[:-1] + ("," if len(rest) > 2 else "") + '"audio":"' + audio + '"}'
+    """A message to the kiosk as compact JSON (assistant audio, the bulk, is written by
+    `audio_delta_text` instead)."""
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
