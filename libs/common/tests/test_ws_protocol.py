@@ -1,16 +1,33 @@
 """The WebSocket protocol the services run under uvicorn: when messages pile up faster than the
 application reads them (reading pauses past the backlog, then resumes), none is lost or
-reordered and the connection does not stall."""
+reordered and the connection does not stall. The text channel behaves the same under it (direct)
+and under uvicorn's own protocol (over Starlette): messages both ways, binary frames, the peer
+leaving, and sends that outrun a peer that does not read."""
 
 import asyncio
+import contextlib
 import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
 
+import pytest
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 
 from jarvis_common.devrun.kafka import free_port
 from jarvis_common.testing.waiting import wait_for
-from jarvis_common.ws_protocol import MAX_BACKLOG, BackloggedWebSocketProtocol
+from jarvis_common.ws_protocol import (
+    MAX_BACKLOG,
+    AsgiTextChannel,
+    BackloggedWebSocketProtocol,
+    DirectTextChannel,
+    TextChannel,
+    text_channel,
+)
 
 MESSAGES = MAX_BACKLOG * 20
 
@@ -46,3 +63,96 @@ async def test_messages_piling_up_all_arrive_in_order() -> None:
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any, ws: Any) -> AsyncIterator[str]:
+    port = free_port()
+    config = uvicorn.Config(app, port=port, ws=ws, log_config=None, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_for(lambda: server.started, message="server started")
+        yield f"ws://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        await task
+
+
+PROTOCOLS = pytest.mark.parametrize(
+    ("ws", "expected"),
+    [(BackloggedWebSocketProtocol, DirectTextChannel), ("websockets-sansio", AsgiTextChannel)],
+    ids=["direct", "over-starlette"],
+)
+
+
+class ChannelApp:
+    """Echoes each message as `text:<it>` or `bytes:<length>`; `burst N` answers with N numbered
+    512 KB messages sent concurrently; records what the channel did once the peer left."""
+
+    def __init__(self) -> None:
+        self.channels: list[TextChannel] = []
+        self.after_leaving: list[Any] = []
+        self.sends_started = 0
+        self.burst_sent = False
+        self.app = Starlette(routes=[WebSocketRoute("/", self.socket)])
+
+    async def _send(self, channel: TextChannel, text: str) -> None:
+        self.sends_started += 1
+        assert await channel.send(text)
+
+    async def socket(self, ws: WebSocket) -> None:
+        await ws.accept()
+        channel = text_channel(ws)
+        self.channels.append(channel)
+        while (message := await channel.receive()) is not None:
+            if isinstance(message, bytes):
+                await channel.send(f"bytes:{len(message)}")
+            elif message.startswith("burst "):
+                filler = "x" * 512_000
+                count = int(message.split()[1])
+                await asyncio.gather(*(self._send(channel, f"{i} {filler}") for i in range(count)))
+                self.burst_sent = True
+            else:
+                await channel.send(f"text:{message}")
+        self.after_leaving += [await channel.receive(), await channel.send("too late")]
+
+
+@PROTOCOLS
+async def test_the_text_channel_carries_messages_both_ways_until_the_peer_leaves(
+    ws: Any, expected: type
+) -> None:
+    app = ChannelApp()
+    async with served(app.app, ws) as url:
+        async with connect(url) as client:
+            await client.send("hello")
+            assert await asyncio.wait_for(client.recv(), 10) == "text:hello"
+            await client.send(b"\x00\x01\x02")
+            assert await asyncio.wait_for(client.recv(), 10) == "bytes:3"
+        await wait_for(lambda: len(app.after_leaving) == 2, message="the app saw the peer leave")
+    assert isinstance(app.channels[0], expected)
+    assert app.after_leaving == [None, False]
+
+
+@PROTOCOLS
+async def test_sends_outrunning_a_peer_that_does_not_read_arrive_whole_and_in_order(
+    ws: Any, expected: type
+) -> None:
+    app = ChannelApp()
+    count = 20  # 10 MB: far more than the socket buffers hold, so senders wait for the peer
+    async with served(app.app, ws) as url:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)  # no autotuning to 32 MB
+        sock.connect(("127.0.0.1", int(url.rsplit(":", 1)[1].strip("/"))))
+        sock.setblocking(False)
+        async with connect(url, sock=sock, max_size=2**20, compression=None) as client:
+            client.transport.pause_reading()  # a peer that reads nothing for now
+            await client.send(f"burst {count}")
+            await wait_for(lambda: app.sends_started == count, message="every send started")
+            assert not app.burst_sent  # they wait for the peer
+            client.transport.resume_reading()
+            got = [await asyncio.wait_for(client.recv(), 10) for _ in range(count)]
+    numbers = [int(str(message).split()[0]) for message in got]
+    assert isinstance(app.channels[0], expected)
+    assert numbers == list(range(count))
+    assert all(len(message) == len(got[0]) for message in got)  # whole

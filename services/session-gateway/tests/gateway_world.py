@@ -14,6 +14,7 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from jarvis_common import ws_protocol
 from jarvis_common.devrun.kafka import free_port
 from jarvis_common.events import new_event
 from jarvis_common.events.catalogue import KioskConfig, KioskProvisioned
@@ -48,13 +49,18 @@ class Served:
         await self.task
 
 
-async def serve(app: ServiceApp) -> Served:
-    """Serve `app.http` for real on a free port, once it accepts connections.
+async def serve(app: ServiceApp, *, plain_asgi: bool = False) -> Served:
+    """Serve `app.http` for real on a free port, once it accepts connections: with the
+    WebSocket protocol the runner uses, or uvicorn's own (`plain_asgi`, no text channel).
 
     The lifespan is off because each test decides whether the app's own start and stop run;
     with no log config uvicorn does not reconfigure the logging the tests set up."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app.http, port=port, lifespan="off", log_config=None))
+    websockets_options = {"ws": "websockets-sansio"} if plain_asgi else ws_protocol.UVICORN_OPTIONS
+    config = uvicorn.Config(
+        app.http, port=port, lifespan="off", log_config=None, **websockets_options
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: server.started, message="server started")
     return Served(port, server, task)
@@ -113,11 +119,11 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 async def make_gateway(platform_settings: PlatformSettings) -> AsyncIterator[GatewayFactory]:
     stack: list[tuple[ServiceApp, Served, asyncpg.Connection]] = []
 
-    async def make(**settings: Any) -> Gateway:
+    async def make(*, plain_asgi: bool = False, **settings: Any) -> Gateway:
         settings.setdefault("openai_api_key", None)  # offline unless a test says otherwise
         platform = platform_settings.model_copy(update={"token_public_key": public_key_pem(KEY)})
         app = bootstrap(platform, Settings(**settings))
-        served = await serve(app)
+        served = await serve(app, plain_asgi=plain_asgi)
         db = await asyncpg.connect(plain_dsn(platform_settings.database_url))
         stack.append((app, served, db))
         return Gateway(app, f"ws://127.0.0.1:{served.port}/api/v1/kiosk/ws", db)

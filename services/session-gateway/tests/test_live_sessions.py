@@ -7,14 +7,20 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from gateway_world import recv, start, until
 
 from jarvis_common.testing.waiting import wait_for
 from session_gateway.session_manager import manager_of
 
 
-async def test_a_conversation_is_answered_stored_and_announced(make_gateway) -> None:
-    gw = await make_gateway()
+# Under the runner's WebSocket protocol the kiosk socket talks through its text channel; under
+# any other ASGI server, through Starlette's WebSocket. Both must hold the same conversation.
+@pytest.mark.parametrize("plain_asgi", [False, True], ids=["text-channel", "plain-asgi"])
+async def test_a_conversation_is_answered_stored_and_announced(
+    make_gateway, plain_asgi: bool
+) -> None:
+    gw = await make_gateway(plain_asgi=plain_asgi)
     kiosk_id = await gw.kiosk(language="fr")
     member = uuid.uuid4()
     async with gw.connect(kiosk_id) as ws:
@@ -45,6 +51,8 @@ async def test_a_conversation_is_answered_stored_and_announced(make_gateway) -> 
         assert (ended["type"], ended["reason"]) == ("session.ended", "kiosk_ended")
 
         # the connection outlives the session
+        await ws.send(b'{"type": "heartbeat"}')  # a binary frame is not a message
+        assert (await recv(ws))["code"] == "invalid_json"
         await ws.send(json.dumps({"type": "heartbeat"}))
         assert (await recv(ws))["type"] == "heartbeat.ack"
 

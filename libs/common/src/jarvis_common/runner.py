@@ -14,11 +14,11 @@ from importlib.metadata import entry_points
 
 import uvicorn
 
+from jarvis_common import ws_protocol
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.logs import configure_logging
 from jarvis_common.service import ServiceDefinition
 from jarvis_common.settings import PlatformSettings
-from jarvis_common.ws_protocol import BackloggedWebSocketProtocol
 
 ENTRY_POINT_GROUP = "jarvis.services"
 log = logging.getLogger(__name__)
@@ -51,9 +51,7 @@ def run(definition: ServiceDefinition) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(platform.shutdown_grace_s),
-        # Kiosk audio is base64 PCM: compressing it costs latency and CPU and saves little.
-        ws_per_message_deflate=False,
-        ws=BackloggedWebSocketProtocol,
+        **ws_protocol.UVICORN_OPTIONS,
     )
 
 

@@ -14,12 +14,12 @@ import logging
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from fastapi.websockets import WebSocketState
+from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 
 from jarvis_common.service import ServiceApp
 from jarvis_common.tokens import KIOSK_AUDIENCE, InvalidToken
+from jarvis_common.ws_protocol import text_channel
 from session_gateway import protocol as p
 from session_gateway.kiosk_directory import KnownKiosk
 from session_gateway.live_session import LiveSession
@@ -68,27 +68,24 @@ async def kiosk_socket(ws: WebSocket) -> None:
         # not as the code that says what to do
         await ws.close(code=kiosk)
         return
-    await ws.send_json(
+    conn = Connection(text_channel(ws), kiosk)
+    await conn.send(
         {"type": "welcome", "kiosk_id": str(kiosk.kiosk_id), "config_version": kiosk.config_version}
     )
-    conn = Connection(ws, kiosk)
     try:
-        while True:
-            raw = await ws.receive_text()
+        while (raw := await conn.channel.receive()) is not None:
             reply = await handle_message(app, conn, raw)
             if reply is not None:
                 await conn.send(reply)
-    except WebSocketDisconnect:
-        return
-    except RuntimeError:  # "not connected": the socket closed under us
-        connected = WebSocketState.CONNECTED
-        if ws.client_state is connected and ws.application_state is connected:
-            raise
     finally:
         manager_of(app).disconnected(conn)
 
 
-async def handle_message(app: ServiceApp, conn: Connection, raw: str) -> dict[str, Any] | None:
+async def handle_message(
+    app: ServiceApp, conn: Connection, raw: str | bytes
+) -> dict[str, Any] | None:
+    if isinstance(raw, bytes):
+        return p.error("invalid_json", "a message is one JSON object, in a text frame")
     # a character is at most 4 bytes: most messages need no encoding to be measured
     if len(raw) * 4 > p.MAX_MESSAGE_BYTES and len(raw.encode()) > p.MAX_MESSAGE_BYTES:
         return p.error("message_too_large", f"messages are at most {p.MAX_MESSAGE_BYTES} bytes")

@@ -9,12 +9,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import WebSocket
 from openai import AsyncOpenAI
 
 from jarvis_common.events.catalogue import SessionEndReason, SessionStarted
 from jarvis_common.service import ServiceApp
 from jarvis_common.tokens import TokenVerifier
+from jarvis_common.ws_protocol import TextChannel
 from session_gateway import protocol as p
 from session_gateway.heartbeats import HeartbeatWriter
 from session_gateway.kiosk_directory import KioskLookup, KnownKiosk, find_kiosk
@@ -32,27 +32,21 @@ ProviderFactory = Callable[[], ConversationProvider]
 
 
 class Connection:
-    """One kiosk WebSocket; sends are serialised (the session and the reader both send)."""
+    """One kiosk WebSocket (its text channel: sends are whole and in call order)."""
 
-    def __init__(self, ws: WebSocket, kiosk: KnownKiosk) -> None:
-        self.ws = ws
+    def __init__(self, channel: TextChannel, kiosk: KnownKiosk) -> None:
+        self.channel = channel
         self.kiosk = kiosk
         self.session: LiveSession | None = None
         self.open = True
-        self._lock = asyncio.Lock()
 
     async def send(self, message: dict[str, Any] | str) -> bool:
         """Send a message, or its JSON text (already encoded by the replay log)."""
         if not self.open:
             return False
-        text = message if isinstance(message, str) else p.encode(message)
-        async with self._lock:
-            try:
-                await self.ws.send({"type": "websocket.send", "text": text})
-                return True
-            except Exception:  # the socket is gone; the reader will see the disconnect
-                self.open = False
-                return False
+        if not await self.channel.send(message if isinstance(message, str) else p.encode(message)):
+            self.open = False  # the socket is gone; the reader sees the disconnect
+        return self.open
 
 
 def provider_factory_for(settings: Settings) -> tuple[ProviderFactory, AsyncOpenAI | None]:
