@@ -103,6 +103,9 @@ def _delta_event(**extra: object) -> dict:
         json.dumps(_delta_event(), separators=(",", ":")),
         # another order of the fields after the type
         json.dumps({"type": "response.output_audio.delta", "delta": AUDIO, "item_id": "item_9"}),
+        # event_id first, as the API's reference writes its events
+        json.dumps({"event_id": "event_7", **_delta_event()}),
+        json.dumps({"event_id": "event_7", **_delta_event()}, separators=(",", ":")),
     ],
 )
 def test_an_upstream_audio_delta_read_from_its_text_matches_the_parser(raw: str) -> None:
@@ -115,6 +118,8 @@ def test_an_upstream_audio_delta_read_from_its_text_matches_the_parser(raw: str)
     [
         json.dumps(_delta_event()).replace("/", "\\/"),  # an escaped slash: parsed instead
         json.dumps({"item_id": "item_1", "type": "response.output_audio.delta", "delta": AUDIO}),
+        # an item id before the type: the first "item_id" might not be the event's own
+        json.dumps({"event_id": "e", "item_id": "i", **_delta_event()}),
         json.dumps(
             {"type": "response.output_audio_transcript.delta", "item_id": "i", "delta": "x"}
         ),

@@ -153,6 +153,38 @@ async def test_a_spoken_turn_with_a_late_transcript_is_stored_in_conversation_or
     assert data["usage"]["transcription_input"] > 0 and data["usage"]["audio_input"] > 0
 
 
+async def test_assistant_audio_arriving_while_the_relay_idles_reaches_the_kiosk_whole_in_order(
+    make_gateway, fake_openai: FakeOpenAI
+) -> None:
+    """Spaced audio deltas that come before their transcript deltas: each reaches the gateway
+    while its reader waits, so it goes to the kiosk from the upstream socket's read callback,
+    and the transcript delta after it through the reader. Order, seq and the stored transcript
+    must be the same as on the reader's path."""
+    words = "Nous ouvrons de six heures à vingt-trois heures"
+    fake_openai.realtime.answer_when(
+        "horaires", Answer(words, modality="audio", delta_delay=0.02, audio_first=True)
+    )
+    gw = await realtime_gateway(make_gateway, fake_openai)
+    kiosk_id = await gw.kiosk(language="fr", openai_model=MODEL)
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+        await ws.send(json.dumps({"type": "text", "text": "Vos horaires ?"}))
+        got = await until(ws, "response.text.done")
+        assert [m["seq"] for m in got] == list(range(got[0]["seq"], got[0]["seq"] + len(got)))
+        deltas = [m for m in got if m["type"] == "response.audio.delta"]
+        assert len(deltas) == len(words.split())
+        assert all(len(base64.b64decode(m["audio"])) == 100 * 48 for m in deltas)
+        assert got[-1]["text"] == words
+        await ws.send(json.dumps({"type": "session.end"}))
+        await until(ws, "session.ended")
+    data = await closed_event(gw, session_id)
+    assert [(t["role"], t["text"]) for t in data["transcript"]] == [
+        ("user", "Vos horaires ?"),
+        ("assistant", words),
+    ]
+    assert data["usage"]["audio_output"] > 0
+
+
 async def test_a_failed_transcription_is_marked_and_a_transcript_just_after_the_end_is_kept(
     make_gateway, fake_openai: FakeOpenAI
 ) -> None:

@@ -14,18 +14,35 @@ both ways ten times a second that was about a tenth of the gateway's CPU. Under 
 the application gets a channel (the ASGI scope's `TEXT_CHANNEL` extension) that frames text
 straight onto the transport. `text_channel()` returns it, or, under any other server, the same
 interface over Starlette's WebSocket.
+
+Handling a message at once: a relay's hot messages (audio, each way) need not wait for the task
+that reads the socket. An application may give the channel an `on_text` handler, which the
+protocol calls from its read callback for a text message that arrives while the reading task is
+parked on an empty queue, so handling it then cannot overtake an earlier message. The handler
+does the whole job synchronously, with `send_now` for what it writes, and returns True; or it
+does nothing and returns False, and the message is queued as any other. `FastTextClientConnection`
+does the same for a `websockets` client connection (the session gateway's upstream), and
+`send_text_now` writes a text message on one without awaiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.connection import Connection
 from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 16
 TEXT_CHANNEL = "jarvis.text_channel"
@@ -34,12 +51,23 @@ TEXT_CHANNEL = "jarvis.text_channel"
 class TextChannel(Protocol):
     """An accepted WebSocket, message by message."""
 
+    # Handles a text message at once, from the read callback, if it can (see the module doc).
+    on_text: Callable[[str], bool] | None
+
     async def receive(self) -> str | bytes | None:
         """The next message (text, or bytes for a binary frame); None once the peer is gone."""
         ...
 
     async def send(self, text: str) -> bool:
         """Send a text message, whole and in call order; False if the socket is gone."""
+        ...
+
+    def can_send_now(self) -> bool:
+        """Whether send_now would write at once (no sender waiting for the peer)."""
+        ...
+
+    def send_now(self, text: str) -> bool:
+        """Send without awaiting, when can_send_now() said so; False if the socket is gone."""
         ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
@@ -55,26 +83,55 @@ class BackloggedWebSocketProtocol(WebSocketsSansIOProtocol):
         super().send_receive_event_to_app()
 
     async def run_asgi(self) -> None:
-        self.scope["extensions"][TEXT_CHANNEL] = DirectTextChannel(self)
+        self.channel = DirectTextChannel(self)
+        self.scope["extensions"][TEXT_CHANNEL] = self.channel
         await super().run_asgi()
+
+    def handle_text(self, event: Frame) -> None:
+        channel: DirectTextChannel | None = getattr(self, "channel", None)
+        if event.fin and channel is not None and channel.takes_now() and not self.close_sent:
+            try:
+                if channel.handle_now(event.data.decode()):
+                    return
+            except UnicodeDecodeError:
+                pass  # uvicorn closes the connection with 1007
+        super().handle_text(event)
 
 
 class DirectTextChannel:
     """The protocol's own queue for receiving; sending frames the text and writes it at once
     (the write is whole, so concurrent senders cannot interleave a frame)."""
 
-    __slots__ = ("_gone", "_lock", "_protocol", "_waiting")
+    __slots__ = ("_gone", "_lock", "_protocol", "_reading", "_waiting", "on_text")
 
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
         self._lock = asyncio.Lock()
         self._waiting = 0
         self._gone = False
+        self._reading = False
+        self.on_text: Callable[[str], bool] | None = None
+
+    def takes_now(self) -> bool:
+        """The reading task is parked on an empty queue: every earlier message is handled."""
+        return self._reading and self.on_text is not None and self._protocol.queue.empty()
+
+    def handle_now(self, text: str) -> bool:
+        assert self.on_text is not None
+        try:
+            return self.on_text(text)
+        except Exception:  # the handler does nothing before it is sure: queue the message
+            log.exception("a WebSocket's on_text handler failed; the message is queued")
+            return False
 
     async def receive(self) -> str | bytes | None:
         if self._gone:
             return None  # nothing follows websocket.disconnect: the queue would wait forever
-        message = await self._protocol.receive()
+        self._reading = True
+        try:
+            message = await self._protocol.receive()
+        finally:
+            self._reading = False
         if message["type"] != "websocket.receive":
             self._gone = True
             return None
@@ -93,6 +150,12 @@ class DirectTextChannel:
                     return self._write(text)
             finally:
                 self._waiting -= 1
+        return self._write(text)
+
+    def can_send_now(self) -> bool:
+        return not self._waiting and self._protocol.writable.is_set()
+
+    def send_now(self, text: str) -> bool:
         return self._write(text)
 
     def _write(self, text: str) -> bool:
@@ -117,6 +180,7 @@ class AsgiTextChannel:
     def __init__(self, ws: WebSocket) -> None:
         self._ws = ws
         self._lock = asyncio.Lock()
+        self.on_text: Callable[[str], bool] | None = None  # never called: no read callback here
 
     async def receive(self) -> str | bytes | None:
         try:
@@ -136,9 +200,52 @@ class AsgiTextChannel:
             except (RuntimeError, OSError, WebSocketDisconnect):  # uvicorn's is an OSError
                 return False
 
+    def can_send_now(self) -> bool:
+        return False
+
+    def send_now(self, text: str) -> bool:
+        raise RuntimeError("an ASGI channel sends only by awaiting send()")
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         with contextlib.suppress(RuntimeError, OSError):
             await self._ws.close(code, reason)
+
+
+class FastTextClientConnection(ClientConnection):
+    """A `websockets` client connection whose `on_text` handler (bytes of a text message) may
+    take a message in the read callback while the reading task waits on an empty queue."""
+
+    on_text: Callable[[bytes], bool] | None = None
+
+    def process_event(self, event: Any) -> None:
+        on_text = self.on_text
+        if on_text is not None and event.opcode is Opcode.TEXT and event.fin:
+            frames = self.recv_messages.frames  # the reader parked, nothing waiting for it
+            if frames.get_waiter is not None and not frames.get_waiter.done() and not frames:
+                try:
+                    if on_text(event.data):
+                        return
+                except Exception:
+                    log.exception("a WebSocket's on_text handler failed; the message is queued")
+        super().process_event(event)
+
+
+def can_send_text_now(conn: Connection) -> bool:
+    """Whether `send_text_now` can write on this `websockets` connection without awaiting: it
+    is open, no fragmented message is being sent, and the transport is not pushing back."""
+    return (
+        conn.protocol.state is State.OPEN
+        and not conn.paused
+        and conn.fragmented_send_waiter is None
+    )
+
+
+def send_text_now(conn: Connection, text: str) -> None:
+    """One text frame, written at once, when `can_send_text_now` said so (what `send()` does
+    between its checks). A broken socket is left to the reader, which sees it closed."""
+    conn.protocol.send_text(text.encode())
+    with contextlib.suppress(OSError):
+        conn.send_data()
 
 
 # How the services serve WebSockets under uvicorn (the runner, and tests that serve an app).

@@ -69,6 +69,7 @@ async def kiosk_socket(ws: WebSocket) -> None:
         await ws.close(code=kiosk)
         return
     conn = Connection(text_channel(ws), kiosk)
+    conn.channel.on_text = lambda raw: audio_now(conn, raw)
     await conn.send(
         {"type": "welcome", "kiosk_id": str(kiosk.kiosk_id), "config_version": kiosk.config_version}
     )
@@ -132,6 +133,24 @@ async def handle_message(
     elif isinstance(message, p.SessionEnd):
         await session.end("kiosk_ended")
     return None
+
+
+def audio_now(conn: Connection, raw: str) -> bool:
+    """The hot path, run in the socket's read callback when nothing else waits to be handled:
+    an `audio.append` in its usual shape, for a session that takes audio, straight to the
+    provider. Anything else (or any doubt) returns False and goes through handle_message."""
+    session = conn.session
+    if (
+        session is None
+        or session.ended
+        or not session.provider.accepts_audio
+        or len(raw) > p.MAX_AUDIO_CHARS + 64
+    ):
+        return False
+    audio = p.audio_append_audio(raw)
+    if audio is None or not 4 <= len(audio) <= p.MAX_AUDIO_CHARS:
+        return False
+    return session.user_audio_now(audio)
 
 
 async def relay_audio(

@@ -35,6 +35,7 @@ from session_gateway.providers import (
     ConversationProvider,
     ItemAdded,
     MemberContext,
+    ProviderEvent,
     ProviderFatal,
     SpeechStarted,
     SpeechStopped,
@@ -97,11 +98,35 @@ class LiveSession:
             if self.conn is not None:
                 await self.conn.send(text)
 
-    async def _emit_audio(self, item_id: str, audio: str) -> None:
+    async def _emit_audio(self, event: AssistantAudioDelta) -> None:
         async with self._send_lock:
-            text = self._log.append_audio(item_id, audio)
-            if self.conn is not None:
+            text = self._take_audio(event)
+            if text is not None and self.conn is not None:
                 await self.conn.send(text)
+
+    def _emit_audio_now(self, event: ProviderEvent) -> bool:
+        """The audio delta taken and sent at once (from the upstream socket's read callback),
+        if nothing is being sent and the kiosk's socket takes it without waiting."""
+        conn = self.conn
+        if (
+            not isinstance(event, AssistantAudioDelta)
+            or self._send_lock.locked()
+            or (conn is not None and not conn.can_send_now())
+        ):
+            return False
+        text = self._take_audio(event)
+        if text is not None and conn is not None:
+            conn.send_now(text)
+        return True
+
+    def _take_audio(self, event: AssistantAudioDelta) -> str | None:
+        """Account for an assistant audio delta; its kiosk message, or None if talked over."""
+        if event.item_id in self._muted:
+            return None  # talked over: the kiosk stopped playing it
+        self._playing = event.item_id
+        self.transcript.assistant_audio(event.item_id, event.audio)
+        self._active()
+        return self._log.append_audio(event.item_id, event.audio)
 
     async def attach(self, conn: Connection, last_seen_seq: int) -> None:
         """The kiosk (re)connected: replay what it has not seen, then stream live."""
@@ -146,6 +171,9 @@ class LiveSession:
         # not activity by itself: only speech the provider detects counts (noise does not)
         await self.provider.append_audio(audio)
 
+    def user_audio_now(self, audio: str) -> bool:
+        return self.provider.append_audio_now(audio)
+
     async def playback_stopped(self, item_id: str, played_ms: int) -> bool:
         """The kiosk stopped playing `item_id` after `played_ms`; False if no such audio."""
         end_ms = self.transcript.truncate(item_id, played_ms)
@@ -159,16 +187,11 @@ class LiveSession:
     # --- provider side ------------------------------------------------------------------
 
     async def _run_provider(self) -> None:
-        await self.provider.run(self._on_provider_event)
+        await self.provider.run(self._on_provider_event, self._emit_audio_now)
 
     async def _on_provider_event(self, event: Any) -> None:
         if isinstance(event, AssistantAudioDelta):
-            if event.item_id in self._muted:
-                return  # talked over: the kiosk stopped playing it
-            self._playing = event.item_id
-            self.transcript.assistant_audio(event.item_id, event.audio)
-            self._active()
-            await self._emit_audio(event.item_id, event.audio)
+            await self._emit_audio(event)
         elif isinstance(event, AssistantTextDelta):
             self.transcript.assistant_delta(event.item_id, event.delta)
             self._active()

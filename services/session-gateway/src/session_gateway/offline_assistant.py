@@ -226,13 +226,20 @@ class OfflineAssistant:
     async def append_audio(self, audio: str) -> None:
         raise NotImplementedError("the offline assistant reads text only")
 
+    def append_audio_now(self, audio: str) -> bool:
+        return False
+
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:
         return None  # it never speaks
 
     async def wrap_up(self, instructions: str) -> None:
         self._say(wrap_up(self._config))
 
-    async def run(self, deliver: Callable[[ProviderEvent], Awaitable[None]]) -> None:
+    async def run(
+        self,
+        deliver: Callable[[ProviderEvent], Awaitable[None]],
+        deliver_now: Callable[[ProviderEvent], bool] | None = None,
+    ) -> None:
         while (event := await self._queue.get()) is not None:
             await deliver(event)
 

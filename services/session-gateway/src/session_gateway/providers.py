@@ -134,6 +134,11 @@ class ConversationProvider(Protocol):
 
     async def append_audio(self, audio: str) -> None: ...
 
+    def append_audio_now(self, audio: str) -> bool:
+        """append_audio without awaiting, if the provider can send at once (True); else it
+        does nothing and returns False."""
+        ...
+
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:
         """The kiosk stopped playing `item_id` after `audio_end_ms`: forget the unheard rest."""
         ...
@@ -142,10 +147,16 @@ class ConversationProvider(Protocol):
         """Ask for one last assistant turn (the spoken goodbye); returns once it is done."""
         ...
 
-    async def run(self, deliver: Callable[[ProviderEvent], Awaitable[None]]) -> None:
+    async def run(
+        self,
+        deliver: Callable[[ProviderEvent], Awaitable[None]],
+        deliver_now: Callable[[ProviderEvent], bool] | None = None,
+    ) -> None:
         """Deliver everything the provider emits, in order, until close() has finished; returns
         then. Each event is delivered before the next is read, so a session's state is never
-        behind what was received (a reconnect replays it)."""
+        behind what was received (a reconnect replays it). A provider may offer an event to
+        `deliver_now` first, when nothing is waiting to be delivered before it: True means the
+        session took it at once."""
         ...
 
     async def close(self, grace_s: float) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -33,6 +34,7 @@ from openai import AsyncOpenAI
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from jarvis_common.events.catalogue import KioskConfig, TokenUsage
+from jarvis_common.ws_protocol import FastTextClientConnection, can_send_text_now, send_text_now
 from session_gateway import realtime_config
 from session_gateway.protocol import is_base64, is_base64_bytes
 from session_gateway.providers import (
@@ -68,6 +70,10 @@ INAUDIBLE = "(inaudible)"
 # conversation still rotates (a timeout per message costs a task: not for the whole hour).
 ROTATION_WATCH_S = 60.0
 RESPONSE_CREATE = json.dumps({"type": "response.create"})
+# The SDK passes these to `websockets.connect`: a connection class whose read callback can hand
+# audio deltas to the session without waking the reader (typed loosely: the SDK's options type
+# does not list every `websockets.connect` argument).
+FAST_AUDIO_SOCKET: Any = {"create_connection": FastTextClientConnection}
 
 Connection = Any  # openai's AsyncRealtimeConnection
 
@@ -118,6 +124,7 @@ class RealtimeRelay:
         # events read but not yet delivered: _handle() fills it, the reader delivers it at once
         self._pending: deque[ProviderEvent] = deque()
         self._deliver: Callable[[ProviderEvent], Awaitable[None]] | None = None
+        self._deliver_now: Callable[[ProviderEvent], bool] | None = None
         self._conn: Connection | None = None
         self._opened_at = 0.0
         self._reader: asyncio.Task[None] | None = None
@@ -141,19 +148,28 @@ class RealtimeRelay:
         self.name = config.openai_model
         self._conn = await self._open(replay=False)
 
-    async def run(self, deliver: Callable[[ProviderEvent], Awaitable[None]]) -> None:
+    async def run(
+        self,
+        deliver: Callable[[ProviderEvent], Awaitable[None]],
+        deliver_now: Callable[[ProviderEvent], bool] | None = None,
+    ) -> None:
         # The reader delivers each event itself, in its own task: a queue between it and the
         # session cost a task switch per audio delta, a tenth of the gateway's CPU when
-        # streaming. close() cancels the reader; cancelling this call cancels it too.
+        # streaming. Audio deltas that arrive while the reader is idle do not even wake it:
+        # the socket's read callback hands them to `deliver_now` (_audio_now). close() cancels
+        # the reader; cancelling this call cancels it too.
         if self._closing:
             return
         self._deliver = deliver
+        self._deliver_now = deliver_now
         self._reader = asyncio.create_task(self._read(), name="realtime-relay-reader")
         await self._reader
 
     async def _connect_once(self) -> Connection:
         try:
-            conn = await self._client.realtime.connect(model=self.name).enter()
+            conn = await self._client.realtime.connect(
+                model=self.name, websocket_connection_options=FAST_AUDIO_SOCKET
+            ).enter()
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in FATAL_HANDSHAKE_STATUSES:
@@ -170,7 +186,22 @@ class RealtimeRelay:
             await self._raise_if_refused(conn)
             raise
         self._opened_at = time.monotonic()
+        socket = getattr(conn, "_connection", None)
+        if isinstance(socket, FastTextClientConnection):
+            socket.on_text = functools.partial(self._audio_now, conn)
         return conn
+
+    def _audio_now(self, conn: Connection, raw: bytes) -> bool:
+        """An audio delta delivered from the socket's read callback, while the reader waits on
+        an empty queue (so nothing received before it is still undelivered); anything else, or
+        a session that cannot take it at once, goes to the reader."""
+        deliver_now = self._deliver_now
+        if deliver_now is None or conn is not self._conn or self._pending or self._closing:
+            return False
+        delta = audio_delta(raw)
+        if delta is None:
+            return False
+        return deliver_now(AssistantAudioDelta(item_id=delta[0], audio=delta[1]))
 
     @staticmethod
     async def _raise_if_refused(conn: Connection) -> None:
@@ -447,11 +478,23 @@ class RealtimeRelay:
         item_id = f"item_{uuid.uuid4().hex[:24]}"
         await self._send(_item_create(item_id, "user", text), RESPONSE_CREATE, defer=True)
 
-    async def append_audio(self, audio: str) -> None:
+    def _keep_uncommitted(self, audio: str) -> None:
         self._uncommitted.append(audio)
         self._uncommitted_chars += len(audio)
         while self._uncommitted_chars > MAX_UNCOMMITTED_AUDIO_CHARS and self._uncommitted:
             self._uncommitted_chars -= len(self._uncommitted.popleft())
+
+    def append_audio_now(self, audio: str) -> bool:
+        conn = self._conn
+        socket = getattr(conn, "_connection", None) if conn is not None else None
+        if socket is None or not can_send_text_now(socket):
+            return False
+        self._keep_uncommitted(audio)
+        send_text_now(socket, _audio_append(audio))
+        return True
+
+    async def append_audio(self, audio: str) -> None:
+        self._keep_uncommitted(audio)
         conn = self._conn
         if conn is None:
             return  # kept in _uncommitted: re-sent after the replay
@@ -519,7 +562,10 @@ class RealtimeRelay:
                 await self._reader
 
 
-_AUDIO_DELTA = re.compile(rb'\s*\{\s*"type"\s*:\s*"response\.output_audio\.delta"\s*,')
+# The API writes `event_id` first (as its reference does), so it may precede the type.
+_AUDIO_DELTA = re.compile(
+    rb'\s*\{\s*(?:"event_id"\s*:\s*"[^"\\]*"\s*,\s*)?"type"\s*:\s*"response\.output_audio\.delta"\s*,'
+)
 _ITEM_ID = re.compile(rb'"item_id"\s*:\s*"([^"\\]*)"')
 _DELTA = re.compile(rb'"delta"\s*:\s*"')
 

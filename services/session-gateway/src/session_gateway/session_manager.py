@@ -48,6 +48,14 @@ class Connection:
             self.open = False  # the socket is gone; the reader sees the disconnect
         return self.open
 
+    def can_send_now(self) -> bool:
+        return self.open and self.channel.can_send_now()
+
+    def send_now(self, text: str) -> None:
+        """Send without awaiting, when can_send_now() said so."""
+        if not self.channel.send_now(text):
+            self.open = False
+
 
 def provider_factory_for(settings: Settings) -> tuple[ProviderFactory, AsyncOpenAI | None]:
     """The Realtime relay when an OpenAI key is configured, else the offline assistant."""

@@ -703,8 +703,13 @@ class RealtimeConnection:
             if await sleep_unless(response.stop, answer.delta_delay) or response.cancel_reason:
                 break
             if audio:
-                await self._emit("response.output_audio_transcript.delta", **where, delta=delta)
-                await self._emit("response.output_audio.delta", **where, delta=chunk)
+                kinds = ["response.output_audio_transcript.delta", "response.output_audio.delta"]
+                if answer.audio_first:
+                    kinds.reverse()
+                for kind in kinds:
+                    await self._emit(
+                        kind, **where, delta=chunk if kind.endswith("audio.delta") else delta
+                    )
                 sent_ms += answer.audio_ms_per_delta
                 self._item_audio_ms[where["item_id"]] = sent_ms
                 self._audio_produced = True

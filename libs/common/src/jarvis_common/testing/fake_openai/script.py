@@ -118,6 +118,8 @@ class Answer:
     deltas: int | None = None  # how many deltas the text is cut into (default: one per word)
     delta_delay: float = 0.0  # seconds before each delta
     audio_ms_per_delta: int = 100  # PCM16 24 kHz audio sent with each transcript delta
+    audio_first: bool = False  # each step's audio delta before its transcript delta (the API
+    # does not order the two streams)
     usage: RealtimeUsage | None = None  # default: computed from the words and the audio
     fail: ErrorSpec | None = None  # the response ends `failed` with this error, no output
     drop_after: int | None = None  # after this many deltas the socket goes (mid-response)
