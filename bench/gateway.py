@@ -24,6 +24,13 @@ protocol, `audio.append` -> `response.audio.delta`) and a bare two-hop relay (ga
 chunk is lost); a failing step is measured once more before it counts. Target: the gateway
 relays >= 100 sessions, and >= 80 % of what the bare relay manages.
 
+Beside latency, each step reports the CPU each path's own server spent per chunk relayed (one
+message each way), read over the measured window only (the clients say when it opens and
+closes). Latency limits move with the machine's other load from run to run; this cost is the
+steadier comparison of the two paths, and says where the gap is when there is one. The
+upstream writes its events as the API does (`event_id` first), so the gateway is measured on
+the shape it meets in production.
+
 Results: `bench/results/gateway-<UTC timestamp>.json` and `.md`, and `gateway-latest.*`.
 """
 
@@ -412,20 +419,37 @@ def stream(
     servers: list[Child] = extra.get("servers", [])
     cpu = [s.cpu_s() for s in servers]
     started = time.monotonic()
+    window: dict[str, tuple[float, list[float]]] = {}
     client = Child(f"stream-{mode}-{sessions}", argv, logs)
     try:
         while True:
             result = client.json(args.stream_seconds + args.stream_warmup + 120)
-            if result.get("event") != "streaming":
+            event = result.get("event")
+            if event == "streaming":
+                if extra.get("profiled") is not None:
+                    extra["profiled"].proc.send_signal(signal.SIGUSR2)  # profile the streaming only
+            elif event in ("measuring", "measured"):
+                window[event] = (time.monotonic(), [s.cpu_s() for s in servers])
+            else:
                 break
-            if extra.get("profiled") is not None:
-                extra["profiled"].proc.send_signal(signal.SIGUSR2)  # profile the streaming only
     finally:
         client.stop()
     wall = time.monotonic() - started
     result["server_cores_busy"] = {
         s.name: round((s.cpu_s() - c) / wall, 2) for s, c in zip(servers, cpu, strict=True)
     }
+    if len(window) == 2 and result.get("echoed"):
+        (t0, before), (t1, after) = window["measuring"], window["measured"]
+        # CPU per chunk relayed (one message each way), over the measured window only: the
+        # cost of the path itself, far steadier from run to run than latency is
+        result["server_cpu_us_per_chunk"] = {
+            s.name: round(1e6 * (a - b) / result["echoed"], 1)
+            for s, b, a in zip(servers, before, after, strict=True)
+        }
+        result["server_cores_busy_measured"] = {
+            s.name: round((a - b) / (t1 - t0), 2)
+            for s, b, a in zip(servers, before, after, strict=True)
+        }
     return result
 
 
@@ -436,6 +460,31 @@ def verdict(path: dict[str, Any], direct: dict[str, Any]) -> dict[str, Any]:
         added = round(path["p99_ms"] - direct["p99_ms"], 2)
         ok = added <= ADDED_P99_LIMIT_MS and path["lost"] == 0 and not path["errors"]
     return {"added_p99_ms": added, "ok": ok}
+
+
+def cpu_per_chunk(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per step where both paths were measured: each path's own server's CPU per chunk."""
+    found = []
+    for step in steps:
+        paths = step["paths"]
+        if "relay" not in paths or "gateway" not in paths:
+            continue
+        relay, gateway = (paths[p]["attempts"][-1] for p in ("relay", "gateway"))
+        r = relay.get("server_cpu_us_per_chunk", {}).get("relay")
+        g = gateway.get("server_cpu_us_per_chunk", {}).get("gateway-stream")
+        if r and g:
+            found.append(
+                {
+                    "sessions": step["sessions"],
+                    "relay": r,
+                    "gateway": g,
+                    "ratio": round(g / r, 2),
+                    "client_cores_busy": max(
+                        relay.get("client_cores_busy", 0), gateway.get("client_cores_busy", 0)
+                    ),
+                }
+            )
+    return found
 
 
 def part_b(
@@ -542,6 +591,9 @@ def part_b(
             "file": str(profile),
             "top": profile_summary(profile, limit=30),
         }
+    result["cpu_us_per_chunk"] = cpu_per_chunk(result["steps"])
+    ratios = sorted(c["ratio"] for c in result["cpu_us_per_chunk"])
+    result["cpu_ratio_median"] = ratios[len(ratios) // 2] if ratios else None
     g, b = result["max_sessions"]["gateway"], result["max_sessions"]["relay"]
     result["ratio_gateway_over_relay"] = round(g / b, 3) if b else None
     result["capped_by_steps"] = [

@@ -134,6 +134,7 @@ class Stream:
         self.t0 = 0.0
         self.measure_from = 0.0
         self.stop_at = 0.0
+        self.client_cores_busy = 0.0
 
     def chunk(self, session: int, number: int) -> str:
         header = base64.b64encode(HEADER.pack(session, number)).decode()
@@ -240,8 +241,20 @@ class Stream:
         emit(event="streaming", sessions=self.args.sessions)
         self.measure_from = self.t0 + self.args.warmup
         self.stop_at = self.measure_from + self.args.seconds
+        window = asyncio.create_task(self.announce_window())
         await asyncio.gather(*(self.run_session(i, ws) for i, ws in enumerate(opened)))  # type: ignore[arg-type]
+        await window
         return self.summary()
+
+    async def announce_window(self) -> None:
+        """Says when the measured window opens and closes, so that the benchmark reads the
+        servers' CPU over exactly that window; and this process's own CPU over it."""
+        await asyncio.sleep(max(0.0, self.measure_from - time.perf_counter()))
+        began = time.process_time()
+        emit(event="measuring")
+        await asyncio.sleep(max(0.0, self.stop_at - time.perf_counter()))
+        emit(event="measured")
+        self.client_cores_busy = (time.process_time() - began) / self.args.seconds
 
     def summary(self) -> dict[str, Any]:
         rtts = sorted(self.rtts)
@@ -261,6 +274,7 @@ class Stream:
             "p99_ms": pct(0.99),
             "max_ms": round(1000 * rtts[-1], 2) if rtts else None,
             "errors": dict(self.errors.most_common(5)),
+            "client_cores_busy": round(self.client_cores_busy, 2),
             "setup_ms_p50": _ms(sorted(self.setup_s), 0.5),
             "setup_ms_max": _ms(sorted(self.setup_s), 1.0),
         }

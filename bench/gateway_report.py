@@ -87,6 +87,22 @@ def markdown(result: dict[str, Any]) -> str:
             + f"**{'PASS' if bpart['pass'] else 'FAIL'}** (gateway >= {STREAM_TARGET} and >= "
             f"{STREAM_SHARE:.0%} of the bare relay).",
         ]
+        cost = bpart.get("cpu_us_per_chunk") or []
+        if cost:
+            out += [
+                "",
+                "CPU of the path's own server per chunk relayed (one message each way), over the "
+                "measured window:",
+                "",
+                "| S | bare relay | gateway | gateway / relay | clients' cores busy |",
+                "|---|---|---|---|---|",
+            ]
+            out += [
+                f"| {c['sessions']} | {c['relay']} µs | {c['gateway']} µs | {c['ratio']}x | "
+                f"{c['client_cores_busy']} |"
+                for c in cost
+            ]
+            out += ["", f"Median gateway / relay CPU per chunk: {bpart['cpu_ratio_median']}x."]
         setup = [
             (s["sessions"], s["paths"]["gateway"]["attempts"][-1])
             for s in bpart["steps"]

@@ -94,9 +94,9 @@ async def upstream_handler(ws: ServerConnection) -> None:
             event = json.loads(raw)
             kind = event.get("type")
             if kind == "input_audio_buffer.append":
-                reply = {
-                    "type": "response.output_audio.delta",
+                reply = {  # in the API's order: event_id first
                     "event_id": event_id(),
+                    "type": "response.output_audio.delta",
                     "response_id": response_id,
                     "item_id": item_id,
                     "output_index": 0,
