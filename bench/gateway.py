@@ -21,7 +21,9 @@ and time each chunk's echo. Added latency = p99 round trip through a path - p99 
 straight to the upstream at the same S, measured just before. Paths: the gateway (kiosk
 protocol, `audio.append` -> `response.audio.delta`) and a bare two-hop relay (gateway_servers
 `relay`: forwards every message both ways). S steps up until the added p99 passes 20 ms (or a
-chunk is lost); a failing step is measured once more before it counts. Target: the gateway
+chunk is lost). An attempt within half the limit decides a step; otherwise the majority of up
+to three attempts, each after its own direct baseline, does (the report shows the median one),
+so one stall or one lucky run on a noisy machine decides nothing. Target: the gateway
 relays >= 100 sessions, and >= 80 % of what the bare relay manages.
 
 Beside latency, each step reports the CPU each path's own server spent per chunk relayed (one
@@ -71,6 +73,7 @@ from bench.gateway_report import (
     STREAM_SHARE,
     STREAM_TARGET,
     markdown,
+    median_attempt,
 )
 from jarvis_common.db.migrations import upgrade
 from jarvis_common.devrun.kafka import free_port
@@ -469,7 +472,7 @@ def cpu_per_chunk(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         paths = step["paths"]
         if "relay" not in paths or "gateway" not in paths:
             continue
-        relay, gateway = (paths[p]["attempts"][-1] for p in ("relay", "gateway"))
+        relay, gateway = (median_attempt(paths[p]["attempts"]) for p in ("relay", "gateway"))
         r = relay.get("server_cpu_us_per_chunk", {}).get("relay")
         g = gateway.get("server_cpu_us_per_chunk", {}).get("gateway-stream")
         if r and g:
@@ -485,6 +488,19 @@ def cpu_per_chunk(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def settled(attempts: list[dict[str, Any]]) -> bool:
+    """Whether a path's verdict at a step is known. One attempt well within the limit (half of
+    it) decides; otherwise the majority of up to three, each after its own direct baseline, so
+    that one stall (or one lucky run) on a noisy machine decides nothing either way."""
+    first = attempts[0]
+    if len(attempts) == 1:
+        added = first["added_p99_ms"]
+        return bool(first["ok"] and added is not None and added <= ADDED_P99_LIMIT_MS / 2)
+    if len(attempts) == 2:
+        return bool(attempts[0]["ok"] == attempts[1]["ok"])
+    return True
 
 
 def part_b(
@@ -542,9 +558,9 @@ def part_b(
             step["direct"] = direct
             print(f"B. S={sessions}: direct p99 {direct.get('p99_ms')} ms", flush=True)
             for path in list(active):
-                attempts = []
+                attempts: list[dict[str, Any]] = []
                 base = direct
-                for _ in range(2):  # a failing step is measured once more before it counts
+                while True:
                     measured = stream(
                         path,
                         urls[path],
@@ -558,20 +574,25 @@ def part_b(
                     if path == "gateway":
                         measured["sessions_closed_after_s"] = wait_sessions_closed(dsn)
                     attempts.append({**measured, **verdict(measured, base), "direct": base})
-                    if attempts[-1]["ok"]:
+                    if settled(attempts):
                         break
                     base = stream(
                         "direct", urls["direct"], sessions, args, logs, servers=[upstream]
                     )
-                best = attempts[-1]
-                step["paths"][path] = {"attempts": attempts, "ok": best["ok"]}
+                ok = sum(a["ok"] for a in attempts) * 2 > len(attempts)
+                best = median_attempt(attempts)
+                step["paths"][path] = {"attempts": attempts, "ok": ok}
                 print(
                     f"   {path}: p99 {best.get('p99_ms')} ms, added {best['added_p99_ms']} ms, "
-                    f"lost {best.get('lost')}, {'ok' if best['ok'] else 'PAST THE LIMIT'}"
-                    + (f" ({len(attempts)} attempts)" if len(attempts) > 1 else ""),
+                    f"lost {best.get('lost')}, {'ok' if ok else 'PAST THE LIMIT'}"
+                    + (
+                        f" (median of {len(attempts)}: {[a['ok'] for a in attempts]})"
+                        if len(attempts) > 1
+                        else ""
+                    ),
                     flush=True,
                 )
-                if best["ok"]:
+                if ok:
                     result["max_sessions"][path] = sessions
                 else:
                     active.remove(path)
