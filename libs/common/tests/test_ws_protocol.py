@@ -156,3 +156,59 @@ async def test_sends_outrunning_a_peer_that_does_not_read_arrive_whole_and_in_or
     assert isinstance(app.channels[0], expected)
     assert numbers == list(range(count))
     assert all(len(str(message).split()[1]) == 512_000 for message in got)  # whole
+
+
+async def test_an_on_text_handler_that_fails_leaves_its_messages_to_the_reader() -> None:
+    """A failing read-callback handler loses nothing: the message goes to the reading task,
+    and so do the next ones (the handler is not called again)."""
+    calls: list[str] = []
+    received: list[str | bytes] = []
+
+    def failing(text: str) -> bool:
+        calls.append(text)
+        raise ValueError("a bug in the fast path")
+
+    async def socket(ws: WebSocket) -> None:
+        await ws.accept()
+        channel = text_channel(ws)
+        channel.on_text = failing
+        while (message := await channel.receive()) is not None:
+            received.append(message)
+            await channel.send(f"got {message}")
+
+    app = Starlette(routes=[WebSocketRoute("/", socket)])
+    async with served(app, BackloggedWebSocketProtocol) as url:
+        async with connect(url) as client:
+            for word in ("one", "two", "three"):
+                await client.send(word)
+                assert await asyncio.wait_for(client.recv(), 10) == f"got {word}"
+    assert received == ["one", "two", "three"]
+    assert calls == ["one"]
+
+
+async def test_an_on_text_handler_takes_messages_while_the_reader_waits() -> None:
+    taken: list[str] = []
+
+    async def socket(ws: WebSocket) -> None:
+        await ws.accept()
+        channel = text_channel(ws)
+
+        def take(text: str) -> bool:
+            if not text.startswith("fast"):
+                return False
+            taken.append(text)
+            return channel.can_send_now() and channel.send_now(f"took {text}")
+
+        channel.on_text = take
+        while (message := await channel.receive()) is not None:
+            await channel.send(f"read {message}")
+
+    app = Starlette(routes=[WebSocketRoute("/", socket)])
+    async with served(app, BackloggedWebSocketProtocol) as url:
+        async with connect(url) as client:
+            answers = []
+            for word in ("fast 1", "slow 2", "fast 3"):
+                await client.send(word)
+                answers.append(await asyncio.wait_for(client.recv(), 10))
+    assert answers == ["took fast 1", "read slow 2", "took fast 3"]
+    assert taken == ["fast 1", "fast 3"]

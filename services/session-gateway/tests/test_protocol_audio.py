@@ -132,3 +132,13 @@ def test_an_upstream_audio_delta_read_from_its_text_matches_the_parser(raw: str)
 )
 def test_any_other_upstream_event_is_left_to_the_parser(raw: str) -> None:
     assert audio_delta(raw.encode()) is None
+
+
+def test_a_message_with_a_lone_surrogate_is_still_utf_8() -> None:
+    """Upstream text may carry an escaped lone surrogate, which UTF-8 cannot hold: it goes to
+    the kiosk escaped, not as a frame that cannot be sent."""
+    message = {"type": "response.text.delta", "item_id": "a1", "delta": "caf\u00e9 \ud83d"}
+    text = encode(message)
+    text.encode()  # does not raise
+    assert json.loads(text) == message
+    assert encode({"delta": "café"}) == '{"delta":"café"}'  # the usual case stays readable

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 16
 TEXT_CHANNEL = "jarvis.text_channel"
+WRITABLE_CHECK_S = 1.0
 
 
 class TextChannel(Protocol):
@@ -120,9 +121,8 @@ class DirectTextChannel:
         assert self.on_text is not None
         try:
             return self.on_text(text)
-        except Exception:  # the handler does nothing before it is sure: queue the message
-            log.exception("a WebSocket's on_text handler failed; the message is queued")
-            return False
+        except Exception:
+            return _handler_failed(self)
 
     async def receive(self) -> str | bytes | None:
         if self._gone:
@@ -146,11 +146,22 @@ class DirectTextChannel:
             self._waiting += 1
             try:
                 async with self._lock:
-                    await protocol.writable.wait()
-                    return self._write(text)
+                    return await self._until_writable() and self._write(text)
             finally:
                 self._waiting -= 1
         return self._write(text)
+
+    async def _until_writable(self) -> bool:
+        # A closing transport whose peer reads nothing would never drain (nor report the
+        # connection lost): give up on it rather than wait forever.
+        protocol = self._protocol
+        while not protocol.writable.is_set():
+            if protocol.disconnected or protocol.transport.is_closing():
+                protocol.transport.abort()
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(protocol.writable.wait(), WRITABLE_CHECK_S)
+        return True
 
     def can_send_now(self) -> bool:
         return not self._waiting and self._protocol.writable.is_set()
@@ -164,14 +175,17 @@ class DirectTextChannel:
             return False
         try:
             protocol.conn.send_text(text.encode())
-        except InvalidState:
+        except (InvalidState, UnicodeEncodeError):  # closed; or a lone surrogate: not UTF-8
             return False
         protocol.transport.write(b"".join(protocol.conn.data_to_send()))
         return True
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        with contextlib.suppress(ClientDisconnected):
-            await self._protocol.send({"type": "websocket.close", "code": code, "reason": reason})
+        async with self._lock:  # after the senders waiting for the peer
+            with contextlib.suppress(ClientDisconnected):
+                await self._protocol.send(
+                    {"type": "websocket.close", "code": code, "reason": reason}
+                )
 
 
 class AsgiTextChannel:
@@ -226,8 +240,18 @@ class FastTextClientConnection(ClientConnection):
                     if on_text(event.data):
                         return
                 except Exception:
-                    log.exception("a WebSocket's on_text handler failed; the message is queued")
+                    if _handler_failed(self):
+                        return
         super().process_event(event)
+
+
+def _handler_failed(owner: DirectTextChannel | FastTextClientConnection) -> bool:
+    """An on_text handler raised. It must not have changed anything before raising (its own
+    errors after that it handles), so the message is queued; and the fast path is off for this
+    socket from now on, rather than failing (and logging) ten times a second."""
+    log.exception("a WebSocket's on_text handler failed: the reader takes its messages now")
+    owner.on_text = None
+    return False
 
 
 def can_send_text_now(conn: Connection) -> bool:
@@ -240,12 +264,16 @@ def can_send_text_now(conn: Connection) -> bool:
     )
 
 
-def send_text_now(conn: Connection, text: str) -> None:
+def send_text_now(conn: Connection, text: str) -> bool:
     """One text frame, written at once, when `can_send_text_now` said so (what `send()` does
-    between its checks). A broken socket is left to the reader, which sees it closed."""
-    conn.protocol.send_text(text.encode())
-    with contextlib.suppress(OSError):
+    between its checks). False if it could not be sent; a broken socket is left to the reader,
+    which sees it closed."""
+    try:
+        conn.protocol.send_text(text.encode())
         conn.send_data()
+    except (OSError, InvalidState, UnicodeEncodeError):
+        return False
+    return True
 
 
 # How the services serve WebSockets under uvicorn (the runner, and tests that serve an app).

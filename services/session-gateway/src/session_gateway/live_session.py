@@ -116,7 +116,7 @@ class LiveSession:
             return False
         text = self._take_audio(event)
         if text is not None and conn is not None:
-            conn.send_now(text)
+            conn.send_now(text)  # does not raise: a failed send marks the connection gone
         return True
 
     def _take_audio(self, event: AssistantAudioDelta) -> str | None:

@@ -144,5 +144,12 @@ def audio_delta_text(item_id: str, audio: str, seq: int) -> str:
 
 def encode(message: dict[str, Any]) -> str:
     """A message to the kiosk as compact JSON (assistant audio, the bulk, is written by
-    `audio_delta_text` instead)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    `audio_delta_text` instead). Always valid UTF-8: a lone surrogate (an upstream text can
+    carry one, escaped) is written escaped, where UTF-8 cannot hold it."""
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(message, separators=(",", ":"))
+    return text

@@ -43,6 +43,7 @@ from session_gateway.providers import (
     AssistantTextDelta,
     AssistantTextDone,
     History,
+    HistoryItem,
     ItemAdded,
     MemberContext,
     ProviderEvent,
@@ -140,6 +141,8 @@ class RealtimeRelay:
         self._replayed: set[str] = set()
         # user input sent while the connection is being reopened, sent once it is back
         self._deferred: list[Callable[[Connection], Awaitable[None]]] = []
+        # kiosk audio received while a replay runs (None when none does)
+        self._arriving: list[str] | None = None
 
     # --- opening --------------------------------------------------------------------------
 
@@ -196,7 +199,13 @@ class RealtimeRelay:
         an empty queue (so nothing received before it is still undelivered); anything else, or
         a session that cannot take it at once, goes to the reader."""
         deliver_now = self._deliver_now
-        if deliver_now is None or conn is not self._conn or self._pending or self._closing:
+        if (
+            deliver_now is None
+            or conn is not self._conn
+            or self._pending
+            or self._closing
+            or self._fatal
+        ):
             return False
         delta = audio_delta(raw)
         if delta is None:
@@ -251,7 +260,16 @@ class RealtimeRelay:
             if item.role == "assistant" and not item.text:
                 continue  # nothing of it was said
             await conn.send_raw(_item_create(item.item_id, item.role, item.text or INAUDIBLE))
-        for chunk in self._uncommitted:
+        # A copy: audio the kiosk sends while this replay awaits is kept meanwhile (the deque
+        # grows, and may drop its oldest), and is sent from `_arriving` at the end.
+        self._arriving = []
+        try:
+            await self._replay_rest(conn, items)
+        finally:
+            self._arriving = None
+
+    async def _replay_rest(self, conn: Connection, items: list[HistoryItem]) -> None:
+        for chunk in list(self._uncommitted):
             await conn.send_raw(_audio_append(chunk))
         deferred, self._deferred = self._deferred, []
         for action in deferred:
@@ -266,6 +284,11 @@ class RealtimeRelay:
             )
         elif unanswered:
             await conn.send_raw(RESPONSE_CREATE)
+        # Nothing is awaited between the last check and the caller making `conn` current, so
+        # no audio falls between this and append_audio's direct path.
+        arriving = self._arriving
+        while arriving:
+            await conn.send_raw(_audio_append(arriving.pop(0)))
 
     # --- reading --------------------------------------------------------------------------
 
@@ -487,17 +510,19 @@ class RealtimeRelay:
     def append_audio_now(self, audio: str) -> bool:
         conn = self._conn
         socket = getattr(conn, "_connection", None) if conn is not None else None
-        if socket is None or not can_send_text_now(socket):
+        if not isinstance(socket, FastTextClientConnection) or not can_send_text_now(socket):
             return False
         self._keep_uncommitted(audio)
-        send_text_now(socket, _audio_append(audio))
+        send_text_now(socket, _audio_append(audio))  # if it fails, the replay re-sends it
         return True
 
     async def append_audio(self, audio: str) -> None:
         self._keep_uncommitted(audio)
         conn = self._conn
         if conn is None:
-            return  # kept in _uncommitted: re-sent after the replay
+            if self._arriving is not None:
+                self._arriving.append(audio)  # a replay is running: it sends this at its end
+            return  # kept in _uncommitted: the next replay sends it
         # Straight onto the socket: the SDK's send path (its reconnect queue, which this relay
         # does not use) cost more CPU per audio chunk than the rest of the relay.
         socket = getattr(conn, "_connection", None)

@@ -52,7 +52,8 @@ class Connection:
         return self.open and self.channel.can_send_now()
 
     def send_now(self, text: str) -> None:
-        """Send without awaiting, when can_send_now() said so."""
+        """Send without awaiting, when can_send_now() said so; never raises (it runs in a read
+        callback, after the session has taken the message)."""
         if not self.channel.send_now(text):
             self.open = False
 
