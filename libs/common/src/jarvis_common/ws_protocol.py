@@ -122,7 +122,8 @@ class DirectTextChannel:
         try:
             return self.on_text(text)
         except Exception:
-            return _handler_failed(self)
+            _handler_failed(self)
+            return False
 
     async def receive(self) -> str | bytes | None:
         if self._gone:
@@ -240,18 +241,16 @@ class FastTextClientConnection(ClientConnection):
                     if on_text(event.data):
                         return
                 except Exception:
-                    if _handler_failed(self):
-                        return
+                    _handler_failed(self)
         super().process_event(event)
 
 
-def _handler_failed(owner: DirectTextChannel | FastTextClientConnection) -> bool:
+def _handler_failed(owner: DirectTextChannel | FastTextClientConnection) -> None:
     """An on_text handler raised. It must not have changed anything before raising (its own
     errors after that it handles), so the message is queued; and the fast path is off for this
     socket from now on, rather than failing (and logging) ten times a second."""
     log.exception("a WebSocket's on_text handler failed: the reader takes its messages now")
     owner.on_text = None
-    return False
 
 
 def can_send_text_now(conn: Connection) -> bool:
