@@ -66,9 +66,9 @@ async def test_messages_piling_up_all_arrive_in_order() -> None:
 
 
 @contextlib.asynccontextmanager
-async def served(app: Any, ws: Any) -> AsyncIterator[str]:
+async def served(app: Any, ws: Any, **options: Any) -> AsyncIterator[str]:
     port = free_port()
-    config = uvicorn.Config(app, port=port, ws=ws, log_config=None, lifespan="off")
+    config = uvicorn.Config(app, port=port, ws=ws, log_config=None, lifespan="off", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -94,12 +94,13 @@ class ChannelApp:
         self.channels: list[TextChannel] = []
         self.after_leaving: list[Any] = []
         self.sends_started = 0
+        self.sent: list[bool] = []  # what each send of a burst returned
         self.burst_sent = False
         self.app = Starlette(routes=[WebSocketRoute("/", self.socket)])
 
     async def _send(self, channel: TextChannel, text: str) -> None:
         self.sends_started += 1
-        assert await channel.send(text)
+        self.sent.append(await channel.send(text))
 
     async def socket(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -156,6 +157,7 @@ async def test_sends_outrunning_a_peer_that_does_not_read_arrive_whole_and_in_or
     assert isinstance(app.channels[0], expected)
     assert numbers == list(range(count))
     assert all(len(str(message).split()[1]) == 512_000 for message in got)  # whole
+    assert app.sent == [True] * count
 
 
 async def test_an_on_text_handler_that_fails_leaves_its_messages_to_the_reader() -> None:
@@ -212,3 +214,24 @@ async def test_an_on_text_handler_takes_messages_while_the_reader_waits() -> Non
                 answers.append(await asyncio.wait_for(client.recv(), 10))
     assert answers == ["took fast 1", "read slow 2", "took fast 3"]
     assert taken == ["fast 1", "fast 3"]
+
+
+async def test_senders_waiting_for_a_peer_that_never_reads_give_up_once_the_socket_closes() -> None:
+    """The peer stops reading and stops answering pings: uvicorn closes the transport, which
+    can never drain. The senders waiting for it return False instead of waiting forever."""
+    app = ChannelApp()
+    count = 20
+    async with served(
+        app.app, BackloggedWebSocketProtocol, ws_ping_interval=0.2, ws_ping_timeout=0.2
+    ) as url:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)
+        sock.connect(("127.0.0.1", int(url.rsplit(":", 1)[1].strip("/"))))
+        sock.setblocking(False)
+        async with connect(url, sock=sock, max_size=2**20, compression=None) as client:
+            client.transport.pause_reading()  # and never again: no pong either
+            await client.send(f"burst {count}")
+            await wait_for(lambda: app.burst_sent, timeout=15, message="every send returned")
+            client.transport.abort()
+    assert len(app.sent) == count
+    assert app.sent[0] and not app.sent[-1]  # the first went out; the waiting ones gave up
