@@ -140,27 +140,33 @@ def audio_now(conn: Connection, raw: str) -> bool:
     an `audio.append` in its usual shape, for a session that takes audio, straight to the
     provider. Anything else (or any doubt) returns False and goes through handle_message."""
     session = conn.session
-    if (
-        session is None
-        or session.ended
-        or not session.provider.accepts_audio
-        or len(raw) > p.MAX_AUDIO_CHARS + 64
-    ):
+    if session is None or len(raw) > p.MAX_AUDIO_CHARS + 64:  # larger: may be too large
         return False
     audio = p.audio_append_audio(raw)
-    if audio is None or not 4 <= len(audio) <= p.MAX_AUDIO_CHARS:
-        return False
-    return session.user_audio_now(audio)
+    return (
+        audio is not None
+        and audio_refused(session, audio, base64_checked=True) is None
+        and session.user_audio_now(audio)
+    )
 
 
 async def relay_audio(
     session: LiveSession, audio: str, *, base64_checked: bool = False
 ) -> dict[str, Any] | None:
+    refused = audio_refused(session, audio, base64_checked=base64_checked)
+    if refused is None:
+        await session.user_audio(audio)
+    return refused
+
+
+def audio_refused(
+    session: LiveSession, audio: str, *, base64_checked: bool
+) -> dict[str, Any] | None:
+    """The error an `audio.append` gets, or None if the session takes it."""
     if session.ended:
         return p.error("no_session", "'audio.append' needs a session: send session.start")
     if not session.provider.accepts_audio:
         return p.error("audio_unsupported", "this session takes text only (offline assistant)")
     if not 4 <= len(audio) <= p.MAX_AUDIO_CHARS or not (base64_checked or p.is_base64(audio)):
         return p.error("invalid_audio", "audio is base64 of PCM16 mono 24 kHz samples")
-    await session.user_audio(audio)
     return None
