@@ -75,6 +75,8 @@ class TextChannel(Protocol):
 
 
 class BackloggedWebSocketProtocol(WebSocketsSansIOProtocol):
+    channel: DirectTextChannel | None = None  # once the application runs
+
     def send_receive_event_to_app(self) -> None:
         # uvicorn pauses reading after queueing the message unless `read_paused` says reading
         # is paused already: say so while there is room. receive() resumes reading once the
@@ -89,7 +91,7 @@ class BackloggedWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().run_asgi()
 
     def handle_text(self, event: Frame) -> None:
-        channel: DirectTextChannel | None = getattr(self, "channel", None)
+        channel = self.channel
         if event.fin and channel is not None and channel.takes_now() and not self.close_sent:
             try:
                 if channel.handle_now(event.data.decode()):
@@ -133,11 +135,9 @@ class DirectTextChannel:
             message = await self._protocol.receive()
         finally:
             self._reading = False
-        if message["type"] != "websocket.receive":
-            self._gone = True
-            return None
-        text = message.get("text")
-        return text if text is not None else message.get("bytes", b"")
+        data = _received(message)
+        self._gone = data is None
+        return data
 
     async def send(self, text: str) -> bool:
         protocol = self._protocol
@@ -189,6 +189,14 @@ class DirectTextChannel:
                 )
 
 
+def _received(message: dict[str, Any]) -> str | bytes | None:
+    """A received ASGI message's text or bytes; None for websocket.disconnect."""
+    if message["type"] != "websocket.receive":
+        return None
+    text = message.get("text")
+    return text if text is not None else message.get("bytes", b"")
+
+
 class AsgiTextChannel:
     """The same channel over Starlette's WebSocket, for any ASGI server."""
 
@@ -202,10 +210,7 @@ class AsgiTextChannel:
             message = await self._ws.receive()
         except RuntimeError:  # already disconnected
             return None
-        if message["type"] != "websocket.receive":
-            return None
-        text = message.get("text")
-        return text if text is not None else message.get("bytes", b"")
+        return _received(message)
 
     async def send(self, text: str) -> bool:
         async with self._lock:  # servers may await mid-send (flow control)
