@@ -10,7 +10,7 @@ CPU are not the server's. Each prints JSON lines on stdout.
   to its chunk; prints the round-trip times measured after `--warmup`. `--mode direct|relay`
   speaks the Realtime protocol (`input_audio_buffer.append` -> `response.output_audio.delta`);
   `--mode gateway` speaks the kiosk protocol (`session.start`, `audio.append` ->
-  `response.audio.delta`).
+  `response.audio.delta`, and an `ack` of what it received once a second, as a kiosk should).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from session_gateway.kiosk_simulator.kiosk_connection import GatewayRefused, KioskConnection
 
 CHUNK_S = 0.1
+ACK_EVERY = 10  # chunks: once a second
 CHUNK_BYTES = 4800  # 100 ms of PCM16 mono at 24 kHz
 HEADER = struct.Struct("<HI")  # session, chunk: 6 bytes, i.e. the first 8 base64 characters
 PROBE = 2**32 - 1  # the chunk number of the one chunk each session sends before the run
@@ -174,14 +175,16 @@ class Stream:
     async def run_session(self, session: int, ws: ClientConnection) -> None:
         sent: dict[int, float] = {}
         echoed = 0
+        last_seq = acked = 0
 
         async def receive() -> None:
-            nonlocal echoed
+            nonlocal echoed, last_seq
             with contextlib.suppress(ConnectionClosed):
                 async for raw in ws:
                     now = time.perf_counter()
                     message = json.loads(raw)
                     kind = message.get("type")
+                    last_seq = message.get("seq", last_seq)
                     if kind == self.echo_type:
                         _, number = HEADER.unpack(base64.b64decode(message[self.echo_field][:8]))
                         at = sent.pop(number, None)
@@ -209,6 +212,10 @@ class Stream:
                     self.sent_measured += 1
                 await ws.send(self.chunk(session, number))
                 number += 1
+                if self.gateway and number % ACK_EVERY == 0 and last_seq > acked:
+                    # as a kiosk should: what arrived need not be kept for a resume
+                    acked = last_seq
+                    await ws.send(json.dumps({"type": "ack", "seq": acked}))
             # the last echoes have a moment to arrive
             await asyncio.sleep(self.args.grace)
             if self.gateway:

@@ -83,6 +83,8 @@ async def test_session_messages_out_of_place_get_errors_and_the_connection_stays
         for message, code in [
             ({"type": "text", "text": "allo"}, "no_session"),
             ({"type": "session.end"}, "no_session"),
+            ({"type": "ack", "seq": 1}, "no_session"),
+            ({"type": "ack", "seq": -1}, "invalid_message"),
             ({"type": "text", "text": ""}, "invalid_message"),
             ({"type": "session.start", "member_id": "nope"}, "invalid_message"),
             ({"type": "session.resume", "session_id": str(uuid.uuid4())}, "unknown_session"),
@@ -189,6 +191,39 @@ async def test_a_dropped_kiosk_resumes_with_nothing_missing_or_duplicated(make_g
     data = (await gw.events("session.closed", session_id))[0]["data"]
     assert [t["item_id"] for t in data["transcript"]] == ["u1", "a1", "u2", "a2"]
     assert data["end_reason"] == "kiosk_ended"
+
+
+async def test_messages_the_kiosk_acknowledged_are_not_replayed(make_gateway) -> None:
+    gw = await make_gateway(resume_window_s=10)
+    kiosk_id = await gw.kiosk()
+    async with gw.connect(kiosk_id) as ws:
+        session_id = await start(ws)
+        await ws.send(json.dumps({"type": "text", "text": "Quels sont vos prix ?"}))
+        received = await until(ws, "response.text.done")
+        last = received[-1]["seq"]
+        await ws.send(json.dumps({"type": "ack", "seq": last + 1}))  # not sent yet
+        reply = await recv(ws)
+        assert (reply["type"], reply["code"]) == ("error", "invalid_ack")
+        await ws.send(json.dumps({"type": "ack", "seq": last - 1}))
+        await ws.send(json.dumps({"type": "text", "text": "horaires ?"}))
+        after_ack = await until(ws, "response.text.done")
+        assert "error" not in {m["type"] for m in after_ack}  # an ack is not answered
+    manager = manager_of(gw.app)
+    await wait_for(lambda: manager.live[uuid.UUID(session_id)].conn is None, message="detached")
+
+    async with gw.connect(kiosk_id) as ws:
+        await recv(ws)
+        # a kiosk asking for more than it acknowledged gets only what is still held, and
+        # `first_seq` says where that starts
+        resume = {"type": "session.resume", "session_id": session_id, "last_seen_seq": 0}
+        await ws.send(json.dumps(resume))
+        resumed = await recv(ws)
+        assert resumed["first_seq"] == last and resumed["last_seq"] == after_ack[-1]["seq"]
+        replayed = [await recv(ws) for _ in range(resumed["last_seq"] - last + 1)]
+        assert [m["seq"] for m in replayed] == list(range(last, resumed["last_seq"] + 1))
+        assert replayed == [received[-1], *after_ack]
+        await ws.send(json.dumps({"type": "session.end"}))
+        await until(ws, "session.ended")
 
 
 async def test_a_kiosk_that_does_not_come_back_ends_the_session_kiosk_gone(make_gateway) -> None:

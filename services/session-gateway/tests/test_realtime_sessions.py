@@ -291,6 +291,40 @@ async def test_a_dropped_upstream_is_reopened_and_the_conversation_replayed(
     assert len({t["item_id"] for t in data["transcript"]}) == len(texts)
 
 
+async def test_after_a_drop_the_members_turn_is_replayed_whole_and_the_quiet_before_it_briefly(
+    make_gateway, fake_openai: FakeOpenAI
+) -> None:
+    gw = await realtime_gateway(make_gateway, fake_openai)
+    kiosk_id = await gw.kiosk(openai_model=MODEL)
+    quiet, talk = b64(silence_pcm(100)), b64(speech_pcm(100))
+    async with gw.connect(kiosk_id) as ws:
+        await start(ws)
+        for _ in range(60):  # a quiet room for 6 s
+            await ws.send(json.dumps({"type": "audio.append", "audio": quiet}))
+        await ws.send(json.dumps({"type": "audio.append", "audio": talk}))
+        await until(ws, "speech.started")
+        for _ in range(59):  # the member talks for 6 s: longer than the quiet window
+            await ws.send(json.dumps({"type": "audio.append", "audio": talk}))
+        first = fake_openai.realtime.last
+        await first.wait_received("input_audio_buffer.append", count=120)
+        await first.drop()
+        second = await fake_openai.realtime.wait_for_connection(2, timeout=5)
+        # live audio follows the replay: once this arrives, the replay is whole
+        marker = b64(speech_pcm(100, amplitude=9000))
+        await ws.send(json.dumps({"type": "audio.append", "audio": marker}))
+        await wait_for(
+            lambda: marker in [e["audio"] for e in second.received_of("input_audio_buffer.append")],
+            message="live audio after the replay",
+        )
+        sent = [e["audio"] for e in second.received_of("input_audio_buffer.append")]
+        replay = sent[: sent.index(marker)]
+        assert replay[-60:] == [talk] * 60  # the turn, whole
+        # before it, at most the last 4 s of the quiet room (of 6), which the VAD drops anyway
+        assert set(replay[:-60]) == {quiet} and 0 < len(replay) - 60 <= 40
+        await ws.send(json.dumps({"type": "session.end"}))
+        await until(ws, "session.ended")
+
+
 async def test_an_answer_cut_by_a_drop_is_continued_on_the_new_connection(
     make_gateway, fake_openai: FakeOpenAI
 ) -> None:

@@ -41,3 +41,21 @@ def test_the_oldest_go_first_past_either_bound() -> None:
     held = list(by_bytes.after(0))
     assert sum(len(t) for t in held) <= 2_000 and len(held) == 4
     assert _seqs(held) == [7, 8, 9, 10] and by_bytes.first_seq == 7
+
+
+def test_what_the_kiosk_acknowledged_is_forgotten_at_once() -> None:
+    log = ReplayLog(max_messages=100, max_bytes=10_000)
+    for _ in range(5):
+        log.append_audio("item_1", "A" * 400)
+    log.forget_through(3)
+    assert (log.first_seq, log.last_seq) == (4, 5) and _seqs(log.after(0)) == [4, 5]
+    log.forget_through(2)  # an older acknowledgement changes nothing
+    assert _seqs(log.after(0)) == [4, 5]
+    for _ in range(4):
+        log.append_audio("item_1", "A" * 400)
+    # the bytes bound counts only what is still held: nothing more was dropped for it
+    assert _seqs(log.after(0)) == [4, 5, 6, 7, 8, 9]
+    log.forget_through(9)
+    assert list(log.after(0)) == [] and log.first_seq == 10
+    log.append({"type": "text"})
+    assert _seqs(log.after(9)) == [10]

@@ -125,6 +125,10 @@ async def handle_message(
         return p.error("no_session", f"{message.type!r} needs a session: send session.start")
     if isinstance(message, p.AudioAppend):
         return await relay_audio(session, message.audio)
+    if isinstance(message, p.Ack):
+        if not session.acknowledged(message.seq):
+            return p.error("invalid_ack", "no session message with this seq was sent yet")
+        return None  # unanswered: acknowledgements must not make traffic of their own
     if isinstance(message, p.Text):
         await session.user_text(message.text)
     elif isinstance(message, p.PlaybackStopped):

@@ -150,6 +150,13 @@ class LiveSession:
                 await conn.send(text)
         self._changed.set()
 
+    def acknowledged(self, seq: int) -> bool:
+        """The kiosk received every message up to `seq`; False if none that high was sent."""
+        if seq > self._log.last_seq:
+            return False
+        self._log.forget_through(seq)
+        return True
+
     def detach(self, conn: Connection) -> None:
         if self.conn is conn:
             self.conn = None

@@ -48,6 +48,13 @@ class SessionResume(KioskMessage):
     last_seen_seq: int = Field(default=0, ge=0)
 
 
+class Ack(KioskMessage):
+    """Every session message up to `seq` arrived: the gateway need not keep it for a resume."""
+
+    type: Literal["ack"]
+    seq: int = Field(ge=0)
+
+
 MAX_AUDIO_CHARS = 200_000  # about 3 s of audio per message
 
 
@@ -66,7 +73,14 @@ class PlaybackStopped(KioskMessage):
 
 
 Inbound = (
-    Heartbeat | SessionStart | Text | SessionEnd | SessionResume | AudioAppend | PlaybackStopped
+    Heartbeat
+    | SessionStart
+    | Text
+    | SessionEnd
+    | SessionResume
+    | Ack
+    | AudioAppend
+    | PlaybackStopped
 )
 INBOUND: TypeAdapter[Inbound] = TypeAdapter(Annotated[Inbound, Field(discriminator="type")])
 KNOWN_TYPES = frozenset(
@@ -76,6 +90,7 @@ KNOWN_TYPES = frozenset(
         "text",
         "session.end",
         "session.resume",
+        "ack",
         "audio.append",
         "playback.stopped",
     }

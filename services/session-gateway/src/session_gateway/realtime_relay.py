@@ -64,8 +64,13 @@ FATAL_ERROR_CODES = frozenset(
 )
 # Handshake refusals that retrying cannot fix.
 FATAL_HANDSHAKE_STATUSES = frozenset({401, 403, 404})
-# Member audio kept until the provider commits it, to re-send after a reconnect (~15 s).
-MAX_UNCOMMITTED_AUDIO_CHARS = 15 * 64_000
+# Member audio kept until the provider commits it, to re-send after a reconnect: at most ~15 s
+# of an utterance. Until the provider's VAD hears speech, only the last ~4 s: it drops the audio
+# before a turn (keeping a 300 ms prefix), and its speech_started arrives after the audio it was
+# heard in. Silence between turns kept at the full 15 s cost every session 1 MB for nothing.
+AUDIO_CHARS_PER_S = 64_000  # base64 of 24 kHz PCM16 mono
+MAX_UNCOMMITTED_AUDIO_CHARS = 15 * AUDIO_CHARS_PER_S
+QUIET_UNCOMMITTED_AUDIO_CHARS = 4 * AUDIO_CHARS_PER_S
 INAUDIBLE = "(inaudible)"
 # A plain recv() until this close to the rotation; then recv() with a timeout, so an idle
 # conversation still rotates (a timeout per message costs a task: not for the whole hour).
@@ -133,6 +138,8 @@ class RealtimeRelay:
         self._fatal = False
         self._in_flight = False
         self._speaking = False
+        # speech heard since the last commit: a turn is being collected, keep all of it
+        self._turn_open = False
         self._uncommitted: deque[str] = deque()
         self._uncommitted_chars = 0
         self._waiting_transcripts: set[str] = set()
@@ -412,12 +419,13 @@ class RealtimeRelay:
             log.info("realtime: transcription failed: %s", event.get("error"))
             self._transcribed(event["item_id"], "", failed=True)
         elif kind == "input_audio_buffer.speech_started":
-            self._speaking = True
+            self._speaking = self._turn_open = True
             emit(SpeechStarted())
         elif kind == "input_audio_buffer.speech_stopped":
             self._speaking = False
             emit(SpeechStopped())
         elif kind in ("input_audio_buffer.committed", "input_audio_buffer.cleared"):
+            self._turn_open = False
             self._uncommitted.clear()
             self._uncommitted_chars = 0
         elif kind == "response.created":
@@ -504,7 +512,8 @@ class RealtimeRelay:
     def _keep_uncommitted(self, audio: str) -> None:
         self._uncommitted.append(audio)
         self._uncommitted_chars += len(audio)
-        while self._uncommitted_chars > MAX_UNCOMMITTED_AUDIO_CHARS and self._uncommitted:
+        limit = MAX_UNCOMMITTED_AUDIO_CHARS if self._turn_open else QUIET_UNCOMMITTED_AUDIO_CHARS
+        while self._uncommitted_chars > limit and len(self._uncommitted) > 1:
             self._uncommitted_chars -= len(self._uncommitted.popleft())
 
     def append_audio_now(self, audio: str) -> bool:

@@ -1,6 +1,7 @@
 """The messages a session sent its kiosk, numbered, kept so a kiosk that reconnects gets exactly
-what it missed. Bounded by count and by bytes (assistant audio is most of the bytes); the oldest
-go first. Messages are kept as the JSON text sent, so each is encoded once.
+what it missed. A kiosk that acknowledges what it received lets the log forget it at once;
+otherwise the log is bounded by count and by bytes (assistant audio is most of the bytes), and the
+oldest go first. Messages are kept as the JSON text sent, so each is encoded once.
 
 Numbers are consecutive, so only the texts are kept (their numbers follow from `last_seq`): a
 number and text kept as a pair would be one more object per message for the garbage collector
@@ -43,6 +44,12 @@ class ReplayLog:
         while texts and (len(texts) > self.max_messages or self._bytes > self.max_bytes):
             self._bytes -= len(texts.popleft())
         return text
+
+    def forget_through(self, seq: int) -> None:
+        """The kiosk has every message up to `seq`: a resume will not ask for them again."""
+        texts = self._texts
+        for _ in range(min(seq - self.first_seq + 1, len(texts))):
+            self._bytes -= len(texts.popleft())
 
     @property
     def first_seq(self) -> int:

@@ -195,6 +195,8 @@ class SimulatedKiosk:
                     break
                 await self._session_send({"type": "text", "text": question})
                 await self._await_session("response.text.done")
+                # the answer arrived whole: the gateway need not keep it for a resume
+                await self._session_send({"type": "ack", "seq": self.last_seq})
                 answered += 1
                 if await self._sleep(self.behaviour.think_time_s):
                     break
