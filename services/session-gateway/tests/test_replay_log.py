@@ -44,7 +44,8 @@ def test_the_oldest_go_first_past_either_bound() -> None:
 
 
 def test_what_the_kiosk_acknowledged_is_forgotten_at_once() -> None:
-    log = ReplayLog(max_messages=100, max_bytes=10_000)
+    # room for about six of these messages (~470 bytes each), not nine
+    log = ReplayLog(max_messages=100, max_bytes=3_000)
     for _ in range(5):
         log.append_audio("item_1", "A" * 400)
     log.forget_through(3)
@@ -54,6 +55,7 @@ def test_what_the_kiosk_acknowledged_is_forgotten_at_once() -> None:
     for _ in range(4):
         log.append_audio("item_1", "A" * 400)
     # the bytes bound counts only what is still held: nothing more was dropped for it
+    # (counting the forgotten three as well would have dropped 4, 5 and 6)
     assert _seqs(log.after(0)) == [4, 5, 6, 7, 8, 9]
     log.forget_through(9)
     assert list(log.after(0)) == [] and log.first_seq == 10
